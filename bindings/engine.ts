@@ -1,0 +1,376 @@
+// Engine: one shared WebAssembly.Memory holding many locks, seen from one
+// thread. It loads the wasm engine over the memory, turns the engine's grant
+// events (nodes pushed to this thread's inbox) into Promise settlement, wakes
+// on grants from other threads with Atomics.waitAsync, and reaps the holds and
+// waits of workers that die.
+
+import { existsSync, readFileSync } from "node:fs";
+import { isMainThread, threadId } from "node:worker_threads";
+import {
+  CTL_ABANDONED,
+  CTL_GEN_SHIFT,
+  ERR_NOMEM,
+  H_ID,
+  H_MAGIC,
+  H_MAXBYTES,
+  H_VERSION,
+  LAYOUT_VERSION,
+  MAGIC_VALUE,
+  N_CTL,
+  N_NEXT,
+  PAGE,
+  R_WAKE,
+} from "../assembly/layout.js";
+import { engineError, rangeError, typeError, validateFailure } from "./errors.js";
+
+/** What the wasm engine exports (assembly/index.ts). Pointers are byte offsets. */
+export interface EngineExports {
+  init(maxBytes: number, id0: number, id1: number): number;
+  attach(tid: number): number;
+  liveBlocks(): number;
+  heapTop(): number;
+  tableNew(n: number): number;
+  tableSet(t: number, m: number, conflicts: number, limit: number): void;
+  tableRetain(t: number): void;
+  tableDrop(t: number): void;
+  lockNew(t: number): number;
+  lockRetain(l: number): void;
+  lockDrop(l: number): void;
+  acquire(thr: number, l: number, m: number, w: number): number;
+  tryAcquire(thr: number, l: number, m: number, w: number): number;
+  canAcquire(l: number, m: number, w: number): number;
+  release(thr: number, node: number, gen: number): number;
+  cancel(thr: number, node: number, gen: number): number;
+  takeInbox(thr: number): number;
+  watch(l: number, delta: number): void;
+  enter(l: number): void;
+  leave(l: number): void;
+  reap(thr: number, dead: number): number;
+  findThread(tid: number): number;
+  validate?(): number;
+}
+
+/** Receives its grant: implemented by the binding's waiter records. */
+export interface GrantSink {
+  granted(node: number, gen: number, abandoned: boolean): void;
+}
+
+export interface EngineOptions {
+  /** Upper bound of the shared memory, in bytes (rounded up to 64 KiB pages). Default 256 MiB. */
+  maxMemoryBytes?: number;
+  /** Load the debug build, which exports validate(). For tests. */
+  debug?: boolean;
+}
+
+/** A plain, structured-clonable description of an engine (see Engine.share). */
+export interface SharedEngine {
+  readonly ringlock: "engine";
+  readonly memory: WebAssembly.Memory;
+  readonly debug: boolean;
+}
+
+const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+const MAX_MAX_BYTES = 2 ** 31 - PAGE; // node pointers travel as positive i32
+
+// Compiled once per thread and build; instances are per engine.
+const modules: Record<string, WebAssembly.Module | undefined> = {};
+
+function wasmModule(debug: boolean): WebAssembly.Module {
+  const name = debug ? "ringlock.debug.wasm" : "ringlock.wasm";
+  let mod = modules[name];
+  if (mod) return mod;
+  // The wasm sits in build/ at the package root: two levels up from
+  // dist/bindings/*.js, one from bindings/*.ts when run from source.
+  for (const rel of [`../../build/${name}`, `../build/${name}`]) {
+    const url = new URL(rel, import.meta.url);
+    if (existsSync(url)) {
+      mod = new WebAssembly.Module(readFileSync(url));
+      modules[name] = mod;
+      return mod;
+    }
+  }
+  throw new Error(`ringlock: ${name} not found next to the package; was it built (npm run build)?`);
+}
+
+// Engines this thread has attached to, by the random id in their header, so
+// that the same memory posted twice yields the same Engine.
+const attached = new Map<string, WeakRef<Engine>>();
+// Reaps workers spawned by this thread once they exit (see watchWorkers()).
+let workerHookInstalled = false;
+
+function engineKey(i32: Int32Array): string {
+  return `${i32[H_ID >> 2]}:${i32[(H_ID >> 2) + 1]}`;
+}
+
+const noop = () => {};
+// Engine.from() passes an existing memory to the constructor under this key.
+const ADOPT = Symbol("adopt");
+
+export class Engine {
+  /** The shared memory every lock of this engine lives in. */
+  readonly memory: WebAssembly.Memory;
+  readonly maxMemoryBytes: number;
+  readonly debug: boolean;
+  /** @internal */ readonly x: EngineExports;
+  /** @internal this thread's record in the engine */ readonly thr: number;
+  /** @internal current view of the memory; refreshed after growth */ i32: Int32Array;
+  #sinks: (GrantSink | undefined)[] = [];
+  #pending = 0;
+  #shared = false;
+  #armed = false;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #tables = new Map<string, number>();
+  #watching = 0;
+  readonly #wake: number;
+  /** @internal lock objects of this thread by address, so from() returns the same object */
+  readonly locks = new Map<number, WeakRef<object>>();
+
+  constructor(options: EngineOptions = {}) {
+    if (options === null || typeof options !== "object") throw typeError("Engine options must be an object");
+    const adopt = (options as { [ADOPT]?: WebAssembly.Memory })[ADOPT];
+    let memory: WebAssembly.Memory;
+    if (adopt) {
+      memory = adopt;
+      this.maxMemoryBytes = new Int32Array(memory.buffer)[H_MAXBYTES >> 2];
+    } else {
+      const max = options.maxMemoryBytes ?? DEFAULT_MAX_BYTES;
+      if (!Number.isInteger(max) || max < 2 * PAGE || max > MAX_MAX_BYTES) {
+        throw rangeError(`maxMemoryBytes must be an integer from ${2 * PAGE} to ${MAX_MAX_BYTES}, got ${String(max)}`);
+      }
+      const pages = Math.ceil(max / PAGE);
+      memory = new WebAssembly.Memory({ initial: 1, maximum: pages, shared: true });
+      this.maxMemoryBytes = pages * PAGE;
+    }
+    this.memory = memory;
+    this.debug = options.debug === true;
+    this.x = new WebAssembly.Instance(wasmModule(this.debug), { env: { memory } }).exports as unknown as EngineExports;
+    if (!adopt) {
+      const id = crypto.getRandomValues(new Int32Array(2));
+      this.x.init(this.maxMemoryBytes, id[0], id[1]);
+    }
+    this.i32 = new Int32Array(memory.buffer);
+    const thr = this.x.attach(threadId);
+    if (thr === 0) throw engineError(ERR_NOMEM, this.maxMemoryBytes);
+    this.refresh();
+    this.thr = thr;
+    this.#wake = (thr + R_WAKE) >> 2;
+    attached.set(engineKey(this.i32), new WeakRef(this));
+    if (adopt) this.markShared();
+  }
+
+  /** The engine every lock uses unless given another; one per thread. */
+  static get default(): Engine {
+    defaultEngine ??= new Engine();
+    return defaultEngine;
+  }
+
+  /** A structured-clonable value that Engine.from() turns back into this engine in any thread. */
+  share(): SharedEngine {
+    this.markShared();
+    return { ringlock: "engine", memory: this.memory, debug: this.debug };
+  }
+
+  /** The engine described by `shared`, attached to this thread (the same Engine object on every call). */
+  static from(shared: SharedEngine): Engine {
+    if (
+      shared === null ||
+      typeof shared !== "object" ||
+      shared.ringlock !== "engine" ||
+      !(shared.memory instanceof WebAssembly.Memory)
+    ) {
+      throw typeError("Engine.from expects the value returned by engine.share()");
+    }
+    const memory = shared.memory;
+    const i32 = new Int32Array(memory.buffer);
+    if (
+      !(memory.buffer instanceof SharedArrayBuffer) ||
+      i32.length < 16 ||
+      i32[H_MAGIC >> 2] !== MAGIC_VALUE ||
+      i32[H_VERSION >> 2] !== LAYOUT_VERSION
+    ) {
+      throw typeError("the shared value is not a ringlock engine of this version (bad magic or layout version)");
+    }
+    const found = attached.get(engineKey(i32))?.deref();
+    if (found) {
+      found.markShared();
+      return found;
+    }
+    return new Engine({ [ADOPT]: memory, debug: shared.debug === true } as EngineOptions);
+  }
+
+  /** @internal Re-reads the memory after growth (by any thread). */
+  refresh(): Int32Array {
+    const buf = this.memory.buffer;
+    if (buf.byteLength !== this.i32.byteLength) this.i32 = new Int32Array(buf);
+    return this.i32;
+  }
+
+  /** @internal A view that covers byte offset `ptr`. */
+  view(ptr: number): Int32Array {
+    return ptr < this.i32.byteLength ? this.i32 : this.refresh();
+  }
+
+  /** Bytes of shared memory the engine has ever handed out (its high-water mark). */
+  get heapBytes(): number {
+    return this.x.heapTop();
+  }
+
+  /** Blocks (locks, waiters, holds, tables) currently allocated. */
+  get liveBlocks(): number {
+    return this.x.liveBlocks();
+  }
+
+  /** Debug builds only: checks every invariant of every lock; throws on the first violation. */
+  validate(): void {
+    const v = this.x.validate;
+    if (!v) throw typeError("validate() needs an engine created with { debug: true }");
+    const r = v();
+    if (r !== 0) throw new Error(`ringlock: engine invariant violated: ${validateFailure(r)} (check ${r})`);
+  }
+
+  /** @internal A mode table for this definition, created once per engine and thread. */
+  table(key: string, rows: readonly { conflicts: number; limit: number }[]): number {
+    let t = this.#tables.get(key);
+    if (t === undefined) {
+      t = this.x.tableNew(rows.length);
+      if (t === 0) throw engineError(-1, this.maxMemoryBytes);
+      for (let m = 0; m < rows.length; m++) this.x.tableSet(t, m, rows[m].conflicts, rows[m].limit);
+      this.#tables.set(key, t);
+    }
+    return t;
+  }
+
+  /** @internal Generation of a node, as handles carry it. */
+  gen(node: number): number {
+    return this.view(node)[(node + N_CTL) >> 2] >>> CTL_GEN_SHIFT;
+  }
+
+  /** @internal Whether a node was granted by a lock whose holder died. */
+  abandoned(node: number): boolean {
+    return (this.view(node)[(node + N_CTL) >> 2] & CTL_ABANDONED) !== 0;
+  }
+
+  /** @internal Registers the sink of a queued node. */
+  park(node: number, sink: GrantSink): void {
+    this.#sinks[node >>> 5] = sink;
+    if (this.#pending++ === 0 && this.#shared) this.#arm();
+  }
+
+  /** @internal Forgets a node's sink (cancelled). */
+  unpark(node: number): void {
+    this.#sinks[node >>> 5] = undefined;
+    if (--this.#pending === 0) this.#idle();
+  }
+
+  /** @internal Settles every grant pushed to this thread's inbox, in grant order. */
+  drain(): void {
+    let p = this.x.takeInbox(this.thr);
+    if (p === 0) return;
+    const i32 = this.view(p);
+    while (p !== 0) {
+      const next = i32[(p + N_NEXT) >> 2];
+      const ctl = i32[(p + N_CTL) >> 2];
+      const sink = this.#sinks[p >>> 5];
+      if (sink !== undefined) {
+        this.#sinks[p >>> 5] = undefined;
+        this.#pending--;
+        sink.granted(p, ctl >>> CTL_GEN_SHIFT, (ctl & CTL_ABANDONED) !== 0);
+      }
+      p = next;
+    }
+    if (this.#pending === 0) this.#idle();
+  }
+
+  /** @internal Releases a held node; settles grants it causes in this thread. */
+  release(node: number, gen: number): void {
+    const r = this.x.release(this.thr, node, gen);
+    if (r > 0) this.drain();
+    else if (r < 0) throw engineError(r, this.maxMemoryBytes);
+  }
+
+  /** @internal From now on, grants may come from other threads: listen for them. */
+  markShared(): void {
+    if (this.#shared) return;
+    this.#shared = true;
+    watchWorkers();
+    if (this.#pending > 0) this.#arm();
+  }
+
+  // Parks on this thread's WAKE word until another thread pushes a grant.
+  // Load WAKE, then empty the inbox, then wait on the value loaded: a push
+  // that the drain missed has bumped WAKE, so the wait returns at once.
+  #arm(): void {
+    if (this.#armed) return;
+    for (;;) {
+      const i32 = this.refresh();
+      const seen = Atomics.load(i32, this.#wake);
+      this.drain();
+      if (this.#pending === 0) return;
+      const w = Atomics.waitAsync(i32, this.#wake, seen);
+      if (w.async) {
+        this.#armed = true;
+        this.#hold();
+        w.value.then(this.#onWake);
+        return;
+      }
+    }
+  }
+
+  #onWake = (): void => {
+    this.#armed = false;
+    if (this.#pending > 0) this.#arm();
+    else this.#idle();
+  };
+
+  // A pending waitAsync does not keep a Node thread alive; a ref'd timer does.
+  #hold(): void {
+    if (this.#keepAlive === undefined) this.#keepAlive = setInterval(noop, 2 ** 30);
+    else this.#keepAlive.ref?.();
+  }
+
+  #idle(): void {
+    if (this.#watching > 0) return;
+    this.#keepAlive?.unref?.();
+  }
+
+  /** @internal whenAcquirable() parked on some lock's VERSION word (+1 / -1). */
+  watchers(delta: number): void {
+    this.#watching += delta;
+    if (!this.#shared) return;
+    if (this.#watching > 0) this.#hold();
+    else if (this.#pending === 0) this.#idle();
+  }
+
+  /** @internal Releases what a dead thread held, drops its waits. */
+  reapThread(tid: number): void {
+    for (;;) {
+      const dead = this.x.findThread(tid);
+      if (dead === 0 || dead === this.thr) return;
+      const r = this.x.reap(this.thr, dead);
+      if (r > 0) this.drain();
+    }
+  }
+}
+
+let defaultEngine: Engine | undefined;
+
+// Worker death: Node emits 'worker' on the spawning thread's process for every
+// Worker it creates; when that Worker exits (return, throw, process.exit() or
+// terminate()), this thread reaps its records in every engine it knows.
+function watchWorkers(): void {
+  if (workerHookInstalled || typeof process === "undefined" || typeof process.on !== "function") return;
+  workerHookInstalled = true;
+  process.on("worker", (worker: { threadId: number; once(ev: "exit", fn: () => void): void }) => {
+    const tid = worker.threadId;
+    worker.once("exit", () => {
+      for (const [key, ref] of attached) {
+        const e = ref.deref();
+        if (e === undefined) attached.delete(key);
+        else e.reapThread(tid);
+      }
+    });
+  });
+}
+
+/** @internal For tests: whether this is the main thread. */
+export const onMainThread = isMainThread;

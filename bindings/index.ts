@@ -1,0 +1,15 @@
+// ringlock: strict-FIFO locks on a WebAssembly engine over shared memory.
+export { Engine, type EngineOptions, type SharedEngine } from "./engine.js";
+export { LockError, TimeoutError } from "./errors.js";
+export type {
+  AcquireOptions,
+  Guard,
+  LockOptions,
+  LockState,
+  ModeSpec,
+  ModeTable,
+  QueryEntry,
+  SharedLock,
+  WeightedAcquireOptions,
+} from "./lock.js";
+export { FifoLock, type GuardedOptions, Mutex, RWLock, Semaphore } from "./presets.js";

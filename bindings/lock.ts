@@ -1,0 +1,541 @@
+// The one generic binding over the engine: a lock with named modes. FifoLock
+// is this class with the user's table; Mutex, RWLock and Semaphore
+// (presets.ts) are fixed tables with friendlier method names.
+
+import {
+  CTL_MODE_MASK,
+  CTL_MODE_SHIFT,
+  ERR_GRANTED,
+  H_TOP,
+  L_HEAD,
+  L_HELD,
+  L_HOLDS,
+  L_NHOLD,
+  L_NWAIT,
+  L_TABLE,
+  L_VERSION,
+  MIN_BLOCK,
+  N_CTL,
+  N_HNEXT,
+  N_NEXT,
+  N_OWNER,
+  N_WEIGHT,
+  QUEUED_BIT,
+  R_TID,
+  T_CONFLICT,
+  T_NMODES,
+} from "../assembly/layout.js";
+import { Engine, type GrantSink, type SharedEngine } from "./engine.js";
+import { engineError, LockError, rangeError, TimeoutError, typeError } from "./errors.js";
+
+export interface AcquireOptions {
+  /** Abort the wait; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Give up after this many milliseconds (rejects with a TimeoutError). 0: only if free now. */
+  timeout?: number;
+}
+
+export interface WeightedAcquireOptions extends AcquireOptions {
+  /** How much of the mode's limit this request takes (a positive integer, default 1). */
+  weight?: number;
+}
+
+/** Proof of a grant. Release it exactly once (extra calls do nothing), or let `using` do it. */
+export interface Guard<T = unknown> {
+  /** The mode granted: 'exclusive', 'read', 'write', 'permit', or a FifoLock mode name. */
+  readonly mode: string;
+  /** Weight granted (1 unless asked otherwise). */
+  readonly weight: number;
+  readonly released: boolean;
+  /** True when the previous holder died holding the lock (its worker ended): check the data it guarded. */
+  readonly abandoned: boolean;
+  /** The guarded value of a `new Mutex({ value })` / `new RWLock({ value })`; throws once released. */
+  value: T;
+  release(): void;
+  [Symbol.dispose](): void;
+}
+
+export interface ModeSpec<M extends string> {
+  /** Modes that may not be held together with this one (symmetrised: A conflicts B makes B conflict A). */
+  conflicts?: readonly M[];
+  /** Most total weight of this mode held at once (positive integer; default: unlimited). */
+  limit?: number;
+}
+
+export type ModeTable<M extends string> = { readonly [K in M]: ModeSpec<M> };
+
+export interface QueryEntry<M extends string> {
+  mode: M;
+  weight: number;
+  /** worker_threads threadId of the requesting thread. */
+  threadId: number;
+}
+
+export interface LockState<M extends string> {
+  held: QueryEntry<M>[];
+  /** Waiters, in queue (grant) order. */
+  pending: QueryEntry<M>[];
+}
+
+export interface LockOptions {
+  engine?: Engine;
+}
+
+/** A structured-clonable description of a lock (see share()). */
+export interface SharedLock {
+  readonly ringlock: "lock";
+  readonly kind: string;
+  readonly engine: SharedEngine;
+  readonly ptr: number;
+  readonly modes: readonly NormalMode[];
+  readonly value?: unknown;
+}
+
+interface NormalMode {
+  name: string;
+  conflicts: number;
+  limit: number;
+}
+
+const UNLIMITED = 0xffffffff;
+
+// Drops the engine's handle on locks that became unreachable.
+const finalizer = new FinalizationRegistry<{ engine: Engine; ptr: number }>((h) => {
+  const known = h.engine.locks.get(h.ptr);
+  if (known !== undefined && known.deref() === undefined) h.engine.locks.delete(h.ptr);
+  h.engine.x.lockDrop(h.ptr);
+});
+
+/** Turns a user's mode table into rows of masks and limits, checking everything. */
+export function normaliseModes(modes: unknown): NormalMode[] {
+  if (modes === null || typeof modes !== "object" || Array.isArray(modes)) {
+    throw typeError("modes must be an object mapping mode names to { conflicts?, limit? }");
+  }
+  const names = Object.keys(modes);
+  if (names.length === 0 || names.length > 32) {
+    throw rangeError(`a lock has 1 to 32 modes, got ${names.length}`);
+  }
+  const index = new Map(names.map((n, i) => [n, i]));
+  const rows = names.map((name) => ({ name, conflicts: 0, limit: UNLIMITED }));
+  names.forEach((name, i) => {
+    const spec = (modes as Record<string, unknown>)[name];
+    if (spec === undefined) return;
+    if (spec === null || typeof spec !== "object") throw typeError(`mode '${name}' must be an object`);
+    const { conflicts, limit } = spec as { conflicts?: unknown; limit?: unknown };
+    if (conflicts !== undefined) {
+      if (!Array.isArray(conflicts)) throw typeError(`mode '${name}': conflicts must be an array of mode names`);
+      for (const c of conflicts) {
+        const j = index.get(c);
+        if (j === undefined) throw typeError(`mode '${name}' conflicts with unknown mode '${String(c)}'`);
+        rows[i].conflicts |= 1 << j;
+        rows[j].conflicts |= 1 << i;
+      }
+    }
+    if (limit !== undefined) {
+      if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > UNLIMITED) {
+        throw rangeError(`mode '${name}': limit must be an integer from 1 to ${UNLIMITED}, got ${String(limit)}`);
+      }
+      rows[i].limit = limit;
+    }
+  });
+  for (const r of rows) r.conflicts >>>= 0;
+  return rows;
+}
+
+class LockGuard<T> implements Guard<T> {
+  #lock: LockCore | null;
+  readonly #node: number;
+  readonly #gen: number;
+  readonly mode: string;
+  readonly weight: number;
+  readonly abandoned: boolean;
+
+  constructor(lock: LockCore, node: number, gen: number, mode: string, weight: number, abandoned: boolean) {
+    this.#lock = lock;
+    this.#node = node;
+    this.#gen = gen;
+    this.mode = mode;
+    this.weight = weight;
+    this.abandoned = abandoned;
+  }
+
+  get released(): boolean {
+    return this.#lock === null;
+  }
+
+  release(): void {
+    const lock = this.#lock;
+    if (lock === null) return;
+    this.#lock = null;
+    lock.outstanding--;
+    lock.engine.release(this.#node, this.#gen);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  get value(): T {
+    const lock = this.#lock;
+    if (lock === null) throw new LockError("ERR_RINGLOCK_RELEASED", "ringlock: guard used after release");
+    return lock.value as T;
+  }
+
+  set value(v: T) {
+    const lock = this.#lock;
+    if (lock === null) throw new LockError("ERR_RINGLOCK_RELEASED", "ringlock: guard used after release");
+    if (this.mode === "read") throw typeError("a read guard cannot replace the guarded value");
+    lock.value = v;
+  }
+}
+
+// A queued request: the engine's grant (or its cancellation) settles it.
+class Waiter implements GrantSink {
+  resolve!: (g: Guard) => void;
+  reject!: (e: unknown) => void;
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  constructor(
+    readonly lock: LockCore,
+    readonly node: number,
+    readonly gen: number,
+    readonly mode: number,
+    readonly weight: number,
+  ) {}
+
+  granted(node: number, gen: number, abandoned: boolean): void {
+    this.#cleanup();
+    const lock = this.lock;
+    this.resolve(new LockGuard(lock, node, gen, lock.names[this.mode], this.weight, abandoned));
+  }
+
+  // Timeout or abort. The engine decides who won: if the grant did, the abort
+  // is ignored and the grant is delivered instead.
+  cancel(reason: unknown): void {
+    const e = this.lock.engine;
+    const r = e.x.cancel(e.thr, this.node, this.gen);
+    if (r === ERR_GRANTED) {
+      e.drain();
+      return;
+    }
+    this.#cleanup();
+    e.unpark(this.node);
+    this.lock.outstanding--;
+    this.reject(reason);
+    if (r > 0) e.drain();
+  }
+
+  onAbort = (): void => this.cancel(this.signal?.reason);
+
+  #cleanup(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.signal !== undefined) this.signal.removeEventListener("abort", this.onAbort);
+  }
+}
+
+function checkOptions(o: AcquireOptions): void {
+  if (o === null || typeof o !== "object") throw typeError("options must be an object");
+  const { signal, timeout } = o;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError("signal must be an AbortSignal");
+  if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
+    throw rangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
+  }
+}
+
+/** @internal The shared machinery of every lock type. */
+export abstract class LockCore {
+  /** @internal */ readonly engine: Engine;
+  /** @internal the lock's address in the engine; 0 once disposed */ ptr: number;
+  /** @internal */ readonly names: readonly string[];
+  /** @internal */ readonly rows: readonly NormalMode[];
+  /** @internal holds + waits of this thread through this object */ outstanding = 0;
+  /** @internal the guarded value, if any */ value: unknown;
+
+  /** @internal the class name share() and from() use */ abstract readonly kind: string;
+
+  /** @internal */
+  constructor(rows: NormalMode[], opts: LockOptions | undefined, adopt?: Adopted) {
+    this.rows = rows;
+    this.names = rows.map((r) => r.name);
+    if (adopt) {
+      this.engine = adopt.engine;
+      this.ptr = adopt.ptr;
+      this.value = adopt.value;
+    } else {
+      if (opts !== undefined && (opts === null || typeof opts !== "object"))
+        throw typeError("options must be an object");
+      const engine = opts?.engine ?? Engine.default;
+      if (!(engine instanceof Engine)) throw typeError("options.engine must be an Engine");
+      this.engine = engine;
+      const key = rows.map((r) => `${r.conflicts}/${r.limit}`).join(",");
+      const ptr = engine.x.lockNew(engine.table(key, rows));
+      if (ptr === 0) throw engineError(-1, engine.maxMemoryBytes);
+      this.ptr = ptr;
+    }
+    finalizer.register(this, { engine: this.engine, ptr: this.ptr }, this);
+    this.engine.locks.set(this.ptr, new WeakRef(this));
+  }
+
+  /** @internal */
+  modeIndex(mode: unknown): number {
+    const i = typeof mode === "string" ? this.names.indexOf(mode) : -1;
+    if (i < 0) throw typeError(`unknown mode '${String(mode)}'; this lock has ${this.names.join(", ")}`);
+    return i;
+  }
+
+  /** @internal */
+  checkWeight(m: number, w: unknown): number {
+    if (w === undefined) return 1;
+    if (typeof w !== "number" || !Number.isInteger(w) || w < 1) {
+      throw rangeError(`weight must be a positive integer, got ${String(w)}`);
+    }
+    const limit = this.rows[m].limit;
+    if (w > limit) throw rangeError(`weight ${w} exceeds the limit ${limit} of mode '${this.names[m]}'`);
+    return w;
+  }
+
+  /** @internal */
+  live(): number {
+    if (this.ptr === 0) throw typeError("lock is disposed");
+    return this.ptr;
+  }
+
+  /** @internal */
+  acquireIndex(m: number, w: number, o: AcquireOptions | undefined): Promise<Guard> {
+    let timeout: number | undefined;
+    let signal: AbortSignal | undefined;
+    if (o !== undefined) {
+      checkOptions(o);
+      signal = o.signal;
+      timeout = o.timeout;
+      if (signal?.aborted) return Promise.reject(signal.reason);
+    }
+    const e = this.engine;
+    const r = e.x.acquire(e.thr, this.live(), m, w);
+    if (r < 0) return Promise.reject(engineError(r, e.maxMemoryBytes));
+    this.outstanding++;
+    if ((r & QUEUED_BIT) === 0) {
+      return Promise.resolve(new LockGuard(this, r, e.gen(r), this.names[m], w, e.abandoned(r)));
+    }
+    const node = r & ~QUEUED_BIT;
+    const waiter = new Waiter(this, node, e.gen(node), m, w);
+    const p = new Promise<Guard>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
+    });
+    e.park(node, waiter);
+    if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
+      if (timeout === 0) {
+        waiter.cancel(new TimeoutError(0));
+        return p;
+      }
+      waiter.timer = setTimeout(() => waiter.cancel(new TimeoutError(timeout)), timeout);
+    }
+    if (signal !== undefined) {
+      waiter.signal = signal;
+      signal.addEventListener("abort", waiter.onAbort, { once: true });
+    }
+    return p;
+  }
+
+  /** @internal */
+  tryIndex(m: number, w: number): Guard | null {
+    const e = this.engine;
+    const r = e.x.tryAcquire(e.thr, this.live(), m, w);
+    if (r === 0) return null;
+    if (r < 0) throw engineError(r, e.maxMemoryBytes);
+    this.outstanding++;
+    return new LockGuard(this, r, e.gen(r), this.names[m], w, e.abandoned(r));
+  }
+
+  /** @internal */
+  async runIndex<T>(m: number, w: number, fn: (g: Guard) => T | PromiseLike<T>, o?: AcquireOptions): Promise<T> {
+    if (typeof fn !== "function") throw typeError("run() needs a function");
+    const g = await this.acquireIndex(m, w, o);
+    try {
+      return await fn(g);
+    } finally {
+      g.release();
+    }
+  }
+
+  /** @internal Resolves the next time tryAcquire(m, w) would succeed (a hint: no reservation). */
+  whenIndex(m: number, w: number, o: AcquireOptions | undefined): Promise<void> {
+    let signal: AbortSignal | undefined;
+    let timeout: number | undefined;
+    if (o !== undefined) {
+      checkOptions(o);
+      signal = o.signal;
+      timeout = o.timeout;
+      if (signal?.aborted) return Promise.reject(signal.reason);
+    }
+    const e = this.engine;
+    const l = this.live();
+    if (e.x.canAcquire(l, m, w) === 1) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let done = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = (err?: unknown) => {
+        if (done) return;
+        done = true;
+        e.x.watch(l, -1);
+        e.watchers(-1);
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onAbort = () => finish(signal?.reason);
+      const index = (l + L_VERSION) >> 2;
+      const check = () => {
+        while (!done) {
+          const i32 = e.refresh();
+          const v = Atomics.load(i32, index);
+          if (e.x.canAcquire(l, m, w) === 1) return finish();
+          const r = Atomics.waitAsync(i32, index, v);
+          if (r.async) {
+            r.value.then(check);
+            return;
+          }
+        }
+      };
+      e.x.watch(l, 1);
+      e.watchers(1);
+      if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
+        timer = setTimeout(() => finish(new TimeoutError(timeout)), timeout);
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      check();
+    });
+  }
+
+  /** @internal Weight held in mode m, across all threads. */
+  heldIndex(m: number): number {
+    const l = this.live();
+    return Atomics.load(this.engine.view(l), (l + L_HELD + 4 * m) >> 2) >>> 0;
+  }
+
+  /** Number of requests queued on this lock, across all threads. */
+  get waiting(): number {
+    const l = this.live();
+    return Atomics.load(this.engine.view(l), (l + L_NWAIT) >> 2);
+  }
+
+  /** @internal */
+  holders(): number {
+    const l = this.live();
+    return Atomics.load(this.engine.view(l), (l + L_NHOLD) >> 2);
+  }
+
+  /** @internal A consistent snapshot of holders and waiters (taken under the lock's internal word). */
+  snapshot(): LockState<string> {
+    const e = this.engine;
+    const l = this.live();
+    const held: QueryEntry<string>[] = [];
+    const pending: QueryEntry<string>[] = [];
+    e.x.enter(l);
+    try {
+      const i32 = e.refresh();
+      const entry = (p: number): QueryEntry<string> => ({
+        mode: this.names[(i32[(p + N_CTL) >> 2] >>> CTL_MODE_SHIFT) & CTL_MODE_MASK],
+        weight: i32[(p + N_WEIGHT) >> 2] >>> 0,
+        threadId: i32[(i32[(p + N_OWNER) >> 2] + R_TID) >> 2],
+      });
+      for (let p = i32[(l + L_HOLDS) >> 2]; p !== 0; p = i32[(p + N_HNEXT) >> 2]) held.push(entry(p));
+      for (let p = i32[(l + L_HEAD) >> 2]; p !== 0; p = i32[(p + N_NEXT) >> 2]) pending.push(entry(p));
+    } finally {
+      e.x.leave(l);
+    }
+    // The hold list is newest first; report in grant order.
+    held.reverse();
+    return { held, pending };
+  }
+
+  /** A structured-clonable value (postMessage, workerData) that `from()` turns back into this lock in any thread. */
+  share(): SharedLock {
+    const kind = this.kind;
+    const l = this.live();
+    const value = this.value;
+    if (value !== undefined && !isShareableValue(value)) {
+      throw typeError(
+        "share(): the guarded value must be a SharedArrayBuffer or a typed array/DataView over one to travel to another thread (other values are copied by postMessage and would no longer be guarded)",
+      );
+    }
+    return {
+      ringlock: "lock",
+      kind,
+      engine: this.engine.share(),
+      ptr: l,
+      modes: this.rows.map((r) => ({ ...r })),
+      ...(value === undefined ? {} : { value }),
+    };
+  }
+
+  /** Gives this handle's share of the lock back to the engine. The lock must not be held or awaited through it. */
+  dispose(): void {
+    if (this.ptr === 0) return;
+    if (this.outstanding > 0) {
+      throw new LockError("ERR_RINGLOCK_BUSY", "ringlock: cannot dispose a lock that this thread holds or awaits");
+    }
+    finalizer.unregister(this);
+    this.engine.locks.delete(this.ptr);
+    this.engine.x.lockDrop(this.ptr);
+    this.ptr = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function isShareableValue(v: unknown): boolean {
+  if (v instanceof SharedArrayBuffer) return true;
+  return ArrayBuffer.isView(v) && v.buffer instanceof SharedArrayBuffer;
+}
+
+/** @internal Rebuilds a lock from share()'s value: checks it names a live
+ *  lock of this shape; the same lock object for the same lock in one thread. */
+export function adoptShared<L extends LockCore>(shared: unknown, kind: string, make: (adopt: Adopted) => L): L {
+  const s = shared as SharedLock;
+  if (s === null || typeof s !== "object" || s.ringlock !== "lock" || !Array.isArray(s.modes)) {
+    throw typeError(`${kind}.from expects the value returned by share()`);
+  }
+  if (s.kind !== kind) throw typeError(`${kind}.from was given a shared ${String(s.kind)}`);
+  const engine = Engine.from(s.engine);
+  const ptr = s.ptr;
+  const known = engine.locks.get(ptr)?.deref();
+  if (known instanceof LockCore && known.ptr === ptr) {
+    if (known.kind !== kind) throw typeError(`${kind}.from was given a shared ${known.kind}`);
+    return known as L;
+  }
+  const i32 = engine.refresh();
+  const top = i32[H_TOP >> 2];
+  if (!Number.isInteger(ptr) || ptr <= 0 || ptr % MIN_BLOCK !== 0 || ptr >= top) {
+    throw typeError("the shared lock's address is not inside its engine (corrupted descriptor)");
+  }
+  const t = i32[(ptr + L_TABLE) >> 2];
+  const n = t > 0 && t < top ? i32[(t + T_NMODES) >> 2] : -1;
+  if (n !== s.modes.length) throw typeError("the shared lock does not match its engine (corrupted descriptor)");
+  const rows = s.modes.map((r, i) => {
+    const row = {
+      name: String(r.name),
+      conflicts: i32[(t + T_CONFLICT + 4 * i) >> 2] >>> 0,
+      limit: i32[(t + T_CONFLICT + 4 * (n + i)) >> 2] >>> 0,
+    };
+    if (row.conflicts !== r.conflicts >>> 0 || row.limit !== r.limit >>> 0) {
+      throw typeError("the shared lock's modes do not match its engine (corrupted descriptor)");
+    }
+    return row;
+  });
+  engine.x.lockRetain(ptr);
+  const lock = make({ engine, ptr, rows, value: s.value });
+  return lock;
+}
+
+/** @internal What a lock is rebuilt from in another thread. */
+export interface Adopted {
+  engine: Engine;
+  ptr: number;
+  rows: NormalMode[];
+  value: unknown;
+}
