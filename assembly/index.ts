@@ -34,6 +34,7 @@ import {
   H_ALLOC,
   H_FREE,
   H_ID,
+  H_SHARED,
   H_LIVE,
   H_LOCKS,
   H_MAGIC,
@@ -101,8 +102,13 @@ import {
 const SPIN_LIMIT = 64;
 const SLEEP_NS: i64 = 200_000;
 
+// Whether another thread may touch the memory (see H_SHARED in layout.ts).
+@inline function isShared(): bool {
+  return load<u32>(H_SHARED) != 0;
+}
+
 @inline function wordLock(w: usize): void {
-  if (atomic.cmpxchg<u32>(w, 0, 1) != 0) wordLockSlow(w);
+  if (isShared() && atomic.cmpxchg<u32>(w, 0, 1) != 0) wordLockSlow(w);
 }
 
 function wordLockSlow(w: usize): void {
@@ -117,7 +123,12 @@ function wordLockSlow(w: usize): void {
 }
 
 @inline function wordUnlock(w: usize): void {
-  if (atomic.xchg<u32>(w, 0) == 2) atomic.notify(w, 1);
+  if (isShared() && atomic.xchg<u32>(w, 0) == 2) atomic.notify(w, 1);
+}
+
+/** Called by the binding before the memory first leaves this thread. */
+export function markShared(): void {
+  atomic.store<u32>(H_SHARED, 1);
 }
 
 // ---------------------------------------------------------------- allocator
@@ -192,7 +203,7 @@ function blockFree(p: usize, cls: i32): void {
 // it in thr's cache. Safe under a WORD: it takes no shared lock.
 @inline function nodeFree(thr: usize, node: usize): void {
   const ctl = load<u32>(node + N_CTL);
-  atomic.store<u32>(node + N_CTL, ((ctl >>> CTL_GEN_SHIFT) + 1) << CTL_GEN_SHIFT);
+  store<u32>(node + N_CTL, ((ctl >>> CTL_GEN_SHIFT) + 1) << CTL_GEN_SHIFT);
   store<u32>(node + N_LOCK, load<u32>(thr + R_CACHE));
   store<u32>(thr + R_CACHE, <u32>node);
   store<u32>(thr + R_NCACHE, load<u32>(thr + R_NCACHE) + 1);
@@ -372,6 +383,11 @@ export function lockDrop(l: usize): void {
 function deliver(self: usize, node: usize): void {
   const owner = <usize>load<u32>(node + N_OWNER);
   const inbox = owner + R_INBOX;
+  if (!isShared()) {
+    store<u32>(node + N_NEXT, load<u32>(inbox));
+    store<u32>(inbox, <u32>node);
+    return;
+  }
   let head = atomic.load<u32>(inbox);
   while (true) {
     store<u32>(node + N_NEXT, head);
@@ -403,7 +419,7 @@ function grantWaiters(self: usize, l: usize): i32 {
     const next = <usize>load<u32>(head + N_NEXT);
     addHold(l, head, m, w);
     // The linearisation point of grant vs cancel: WAITING -> HELD under WORD.
-    atomic.store<u32>(head + N_CTL, (ctl & ~CTL_STATE_MASK) | ST_HELD | abandoned);
+    store<u32>(head + N_CTL, (ctl & ~CTL_STATE_MASK) | ST_HELD | abandoned);
     if (<usize>load<u32>(head + N_OWNER) == self) mine++;
     deliver(self, head);
     granted++;
@@ -419,9 +435,16 @@ function grantWaiters(self: usize, l: usize): i32 {
   return mine;
 }
 
-// Under WORD: tells threads parked in whenAcquirable that a try may now pass.
+// Under WORD: records that a try may now pass (whenAcquirable watches this).
 @inline function changed(l: usize): void {
-  atomic.add<u32>(l + L_VERSION, 1);
+  store<u32>(l + L_VERSION, load<u32>(l + L_VERSION) + 1);
+}
+
+// After WORD is released: wakes whenAcquirable watchers. A watcher bumps WATCH
+// (a full barrier), then reads VERSION and tests the lock; we store VERSION,
+// release WORD (xchg: a full barrier), then read WATCH. One of the two sees
+// the other's write, so a watcher is never left parked on a stale VERSION.
+@inline function wakeWatchers(l: usize): void {
   if (atomic.load<u32>(l + L_WATCH) != 0) atomic.notify(l + L_VERSION, -1);
 }
 
@@ -466,7 +489,7 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
       store<u32>(l + L_FLAGS, flags & ~LF_ABANDONED);
     }
     addHold(l, node, m, w);
-    atomic.store<u32>(node + N_CTL, ctl);
+    store<u32>(node + N_CTL, ctl);
     wordUnlock(l);
     return <i32>node;
   }
@@ -478,7 +501,7 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
     store<u32>(thr + R_NCACHE, load<u32>(thr + R_NCACHE) + 1);
     return 0;
   }
-  atomic.store<u32>(node + N_CTL, gen | (m << CTL_MODE_SHIFT) | ST_WAITING);
+  store<u32>(node + N_CTL, gen | (m << CTL_MODE_SHIFT) | ST_WAITING);
   const tail = load<u32>(l + L_TAIL);
   store<u32>(node + N_PREV, tail);
   store<u32>(node + N_NEXT, 0);
@@ -516,6 +539,7 @@ export function release(thr: usize, node: usize, gen: u32): i32 {
   const mine = grantWaiters(thr, l);
   changed(l);
   wordUnlock(l);
+  wakeWatchers(l);
   trimCache(thr);
   return mine;
 }
@@ -535,6 +559,7 @@ export function cancel(thr: usize, node: usize, gen: u32): i32 {
   }
   const mine = unqueue(thr, l, node);
   wordUnlock(l);
+  wakeWatchers(l);
   trimCache(thr);
   return mine;
 }
@@ -558,7 +583,13 @@ function unqueue(thr: usize, l: usize, node: usize): i32 {
 /** Empties the calling thread's inbox; returns its nodes in grant order,
  *  linked through N_NEXT. */
 export function takeInbox(thr: usize): usize {
-  let p = <usize>atomic.xchg<u32>(thr + R_INBOX, 0);
+  let p: usize;
+  if (isShared()) {
+    p = <usize>atomic.xchg<u32>(thr + R_INBOX, 0);
+  } else {
+    p = <usize>load<u32>(thr + R_INBOX);
+    store<u32>(thr + R_INBOX, 0);
+  }
   let prev: usize = 0;
   while (p != 0) {
     const next = <usize>load<u32>(p + N_NEXT);
@@ -632,6 +663,7 @@ export function reap(thr: usize, dead: usize): i32 {
       changed(l);
     }
     wordUnlock(l);
+    if (touched) wakeWatchers(l);
     l = <usize>load<u32>(l + L_LNEXT);
   }
   // The dead thread's node cache goes back to the global list.

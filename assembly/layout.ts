@@ -23,6 +23,11 @@
 //   48   READY        1 once the header is initialised
 //   52   LOCKS        head of the registry of live locks; only while ALLOC is held
 //   56   ID0, ID1     random engine identity, written by the first init()
+//   64   SHARED       0 until the memory is first handed to another thread
+//                     (set by the binding's share(), never cleared). While 0,
+//                     only one thread can reach the memory, so the engine skips
+//                     its spin words and uses plain stores for its inboxes.
+//   68..128           reserved
 //
 // A pointer is a byte offset into the memory; 0 is null (the header).
 
@@ -42,7 +47,8 @@ export const H_LIVE = H_THREADS + 4;
 export const H_READY = H_LIVE + 4;
 export const H_LOCKS = H_READY + 4;
 export const H_ID = H_LOCKS + 4; // two u32 words
-export const HEADER_SIZE = 64;
+export const H_SHARED = H_ID + 8;
+export const HEADER_SIZE = 128;
 
 export const BLOCK_SHIFT = 5; // smallest block: 32 bytes
 export const MIN_BLOCK = 1 << BLOCK_SHIFT;
