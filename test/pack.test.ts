@@ -1,0 +1,36 @@
+// The package as users get it: npm pack, install the tarball into an empty
+// project, and use it from there (the wasm must load synchronously from it).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+
+const root = new URL("..", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "ringlock-pack-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it("installs from its tarball and works without an await before new Mutex()", () => {
+  const out = execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: root, encoding: "utf8" });
+  const tgz = readdirSync(dir).find((f) => f.endsWith(".tgz"));
+  expect(tgz, out).toBeDefined();
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--offline", join(dir, tgz as string)], { cwd: dir });
+  writeFileSync(
+    join(dir, "use.mjs"),
+    `import { Mutex, Semaphore } from "ringlock";
+const m = new Mutex();
+const g = m.tryAcquire();
+const waiter = m.acquire().then((g2) => { const was = m.locked; g2.release(); return was; });
+g.release();
+const s = new Semaphore(2);
+console.log(JSON.stringify({ lockedAfterHandoff: await waiter, locked: m.locked, available: s.available }));
+`,
+  );
+  const result = execFileSync(process.execPath, ["use.mjs"], { cwd: dir, encoding: "utf8" });
+  expect(JSON.parse(result)).toEqual({ lockedAfterHandoff: true, locked: false, available: 2 });
+  const files = execFileSync("tar", ["-tzf", join(dir, tgz as string)], { encoding: "utf8" }).split("\n");
+  expect(files).toContain("package/build/ringlock.wasm");
+  expect(files).toContain("package/dist/bindings/index.d.ts");
+  expect(files.some((f) => f.includes("debug") || f.startsWith("package/test/"))).toBe(false);
+});
