@@ -78,6 +78,7 @@ import {
   R_ALIVE,
   R_CACHE,
   R_INBOX,
+  R_INSIDE,
   R_NCACHE,
   R_NEXT,
   R_TID,
@@ -124,6 +125,25 @@ function wordLockSlow(w: usize): void {
 
 @inline function wordUnlock(w: usize): void {
   if (isShared() && atomic.xchg<u32>(w, 0) == 2) atomic.notify(w, 1);
+}
+
+// The same, for a thread's critical sections that contain loops or calls: a
+// worker can be terminated only at such points (V8 checks for termination at
+// wasm function entries and loop back-edges), so the thread records which
+// word it holds in INSIDE, set right after it gets the word and cleared right
+// before it lets go, with no such point in between. reap() takes over a word
+// its dead owner held, and every loop below leaves its structure consistent at
+// each back-edge.
+@inline function enterWord(thr: usize, w: usize): void {
+  if (!isShared()) return;
+  if (atomic.cmpxchg<u32>(w, 0, 1) != 0) wordLockSlow(w);
+  store<u32>(thr + R_INSIDE, <u32>w);
+}
+
+@inline function exitWord(thr: usize, w: usize): void {
+  if (!isShared()) return;
+  store<u32>(thr + R_INSIDE, 0);
+  if (atomic.xchg<u32>(w, 0) == 2) atomic.notify(w, 1);
 }
 
 /** Called by the binding before the memory first leaves this thread. */
@@ -213,15 +233,14 @@ function blockFree(p: usize, cls: i32): void {
 function trimCache(thr: usize): void {
   let n = load<u32>(thr + R_NCACHE);
   if (n <= <u32>THREAD_CACHE_MAX) return;
-  wordLock(H_ALLOC);
+  enterWord(thr, H_ALLOC);
   while (n > <u32>(THREAD_CACHE_MAX >> 1)) {
     const p = <usize>load<u32>(thr + R_CACHE);
     store<u32>(thr + R_CACHE, load<u32>(p + N_LOCK));
+    store<u32>(thr + R_NCACHE, --n);
     blockFreeLocked(p, 0);
-    n--;
   }
-  store<u32>(thr + R_NCACHE, n);
-  wordUnlock(H_ALLOC);
+  exitWord(thr, H_ALLOC);
 }
 
 // ---------------------------------------------------------------- engine
@@ -409,28 +428,25 @@ function grantWaiters(self: usize, l: usize): i32 {
   const t = <usize>load<u32>(l + L_TABLE);
   const n = load<u32>(t + T_NMODES);
   const abandoned = (load<u32>(l + L_FLAGS) & LF_ABANDONED) != 0 ? CTL_ABANDONED : 0;
-  let granted = 0;
   let mine = 0;
   while (head != 0) {
     const ctl = load<u32>(head + N_CTL);
     const m = (ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
     const w = load<u32>(head + N_WEIGHT);
     if (!grantable(l, t, n, m, w)) break;
+    // Unlink the head first: each iteration leaves the lock consistent.
     const next = <usize>load<u32>(head + N_NEXT);
+    store<u32>(l + L_HEAD, <u32>next);
+    if (next != 0) store<u32>(next + N_PREV, 0);
+    else store<u32>(l + L_TAIL, 0);
+    store<u32>(l + L_NWAIT, load<u32>(l + L_NWAIT) - 1);
     addHold(l, head, m, w);
     // The linearisation point of grant vs cancel: WAITING -> HELD under WORD.
     store<u32>(head + N_CTL, (ctl & ~CTL_STATE_MASK) | ST_HELD | abandoned);
     if (<usize>load<u32>(head + N_OWNER) == self) mine++;
     deliver(self, head);
-    granted++;
-    head = next;
-  }
-  if (granted != 0) {
-    store<u32>(l + L_HEAD, <u32>head);
-    if (head != 0) store<u32>(head + N_PREV, 0);
-    else store<u32>(l + L_TAIL, 0);
-    store<u32>(l + L_NWAIT, load<u32>(l + L_NWAIT) - granted);
     if (abandoned != 0) store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) & ~LF_ABANDONED);
+    head = next;
   }
   return mine;
 }
@@ -479,7 +495,7 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
   store<u32>(node + N_OWNER, <u32>thr);
   store<u32>(node + N_WEIGHT, w);
   const gen = load<u32>(node + N_CTL) & ~((1 << CTL_GEN_SHIFT) - 1);
-  wordLock(l);
+  enterWord(thr, l);
   const t = <usize>load<u32>(l + L_TABLE);
   if (load<u32>(l + L_HEAD) == 0 && grantable(l, t, load<u32>(t + T_NMODES), m, w)) {
     let ctl = gen | (m << CTL_MODE_SHIFT) | ST_HELD;
@@ -490,11 +506,11 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
     }
     addHold(l, node, m, w);
     store<u32>(node + N_CTL, ctl);
-    wordUnlock(l);
+    exitWord(thr, l);
     return <i32>node;
   }
   if (!mayQueue) {
-    wordUnlock(l);
+    exitWord(thr, l);
     // Never published: back to the cache with its generation unchanged.
     store<u32>(node + N_LOCK, load<u32>(thr + R_CACHE));
     store<u32>(thr + R_CACHE, <u32>node);
@@ -509,7 +525,7 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
   else store<u32>(l + L_HEAD, <u32>node);
   store<u32>(l + L_TAIL, <u32>node);
   store<u32>(l + L_NWAIT, load<u32>(l + L_NWAIT) + 1);
-  wordUnlock(l);
+  exitWord(thr, l);
   return <i32>(node | QUEUED_BIT);
 }
 
@@ -530,7 +546,7 @@ export function release(thr: usize, node: usize, gen: u32): i32 {
   const ctl0 = atomic.load<u32>(node + N_CTL);
   if ((ctl0 & CTL_STATE_MASK) != ST_HELD || genOf(ctl0) != gen) return ERR_STALE;
   const l = <usize>load<u32>(node + N_LOCK);
-  wordLock(l);
+  enterWord(thr, l);
   // Only the owner thread (or the reaper, after its death) releases a node,
   // so the state cannot have moved since the check above.
   const m = (ctl0 >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
@@ -538,7 +554,7 @@ export function release(thr: usize, node: usize, gen: u32): i32 {
   nodeFree(thr, node);
   const mine = grantWaiters(thr, l);
   changed(l);
-  wordUnlock(l);
+  exitWord(thr, l);
   wakeWatchers(l);
   trimCache(thr);
   return mine;
@@ -551,14 +567,14 @@ export function cancel(thr: usize, node: usize, gen: u32): i32 {
   const ctl0 = atomic.load<u32>(node + N_CTL);
   if ((ctl0 & CTL_STATE_MASK) == ST_FREE || genOf(ctl0) != gen) return ERR_STALE;
   const l = <usize>load<u32>(node + N_LOCK);
-  wordLock(l);
+  enterWord(thr, l);
   const ctl = load<u32>(node + N_CTL);
   if ((ctl & CTL_STATE_MASK) == ST_HELD) {
-    wordUnlock(l);
+    exitWord(thr, l);
     return ERR_GRANTED;
   }
   const mine = unqueue(thr, l, node);
-  wordUnlock(l);
+  exitWord(thr, l);
   wakeWatchers(l);
   trimCache(thr);
   return mine;
@@ -606,11 +622,11 @@ export function watch(l: usize, delta: i32): void {
 }
 
 /** Brackets a consistent read of a lock's queue and holds by the binding. */
-export function enter(l: usize): void {
-  wordLock(l);
+export function enter(thr: usize, l: usize): void {
+  enterWord(thr, l);
 }
-export function leave(l: usize): void {
-  wordUnlock(l);
+export function leave(thr: usize, l: usize): void {
+  exitWord(thr, l);
 }
 
 // ---------------------------------------------------------------- owner death
@@ -622,13 +638,14 @@ export function leave(l: usize): void {
 export function reap(thr: usize, dead: usize): i32 {
   if (atomic.cmpxchg<u32>(dead + R_ALIVE, 1, 0) != 1) return -1;
   let mine = 0;
-  wordLock(H_ALLOC);
+  // A word the dead thread held (see enterWord) is ours now: take it over.
+  const inside = <usize>load<u32>(dead + R_INSIDE);
+  store<u32>(dead + R_INSIDE, 0);
+  if (inside == H_ALLOC) store<u32>(thr + R_INSIDE, H_ALLOC);
+  else enterWord(thr, H_ALLOC);
   let l = <usize>load<u32>(H_LOCKS);
   while (l != 0) {
-    // A thread killed inside a critical section leaves its WORD set; nobody
-    // else can be inside, since only the dead thread got in. (See README:
-    // termination inside the engine is the one window we cannot repair.)
-    wordLock(l);
+    if (inside != l) wordLock(l);
     let touched = false;
     let p = <usize>load<u32>(l + L_HOLDS);
     while (p != 0) {
@@ -677,7 +694,7 @@ export function reap(thr: usize, dead: usize): i32 {
   store<u32>(dead + R_NCACHE, 0);
   // Nodes granted to it but never taken from its inbox were released above.
   atomic.store<u32>(dead + R_INBOX, 0);
-  wordUnlock(H_ALLOC);
+  exitWord(thr, H_ALLOC);
   trimCache(thr);
   return mine;
 }

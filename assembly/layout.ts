@@ -149,7 +149,7 @@ export const MAX_MODES = 32;
 //                                                          owner takes all (xchg)
 //   8    TID     caller-supplied id (worker threadId)      at attach
 //   12   ALIVE   1 while attached; 0 once reaped           attach / reap
-//   16   (reserved)
+//   16   INSIDE  spin word this thread holds (see enterWord) owner only
 //   20   NEXT    next thread record                        under header ALLOC
 //   24   CACHE   free nodes kept by this thread            owner only
 //   28   NCACHE  how many                                  owner only
@@ -157,6 +157,7 @@ export const R_WAKE = 0;
 export const R_INBOX = 4;
 export const R_TID = 8;
 export const R_ALIVE = 12;
+export const R_INSIDE = 16;
 export const R_NEXT = 20;
 export const R_CACHE = 24;
 export const R_NCACHE = 28;

@@ -59,7 +59,7 @@ const FAIL_REGISTRY = 14; // registry links broken
   return p >= <usize>HEADER_SIZE && p < <usize>load<u32>(H_TOP) && (p & <usize>(MIN_BLOCK - 1)) == 0;
 }
 
-export function validate(): i32 {
+export function validate(thr: usize): i32 {
   // Same order as reap(): ALLOC, then each lock's WORD in turn.
   while (atomic.cmpxchg<u32>(H_ALLOC, 0, 1) != 0) {}
   let r = checkFreeLists();
@@ -70,9 +70,9 @@ export function validate(): i32 {
       r = FAIL_REGISTRY;
       break;
     }
-    enter(l);
+    enter(thr, l);
     r = checkLock(l);
-    leave(l);
+    leave(thr, l);
     prev = l;
     l = <usize>load<u32>(l + L_LNEXT);
   }

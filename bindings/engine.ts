@@ -44,11 +44,11 @@ export interface EngineExports {
   cancel(thr: number, node: number, gen: number): number;
   takeInbox(thr: number): number;
   watch(l: number, delta: number): void;
-  enter(l: number): void;
-  leave(l: number): void;
+  enter(thr: number, l: number): void;
+  leave(thr: number, l: number): void;
   reap(thr: number, dead: number): number;
   findThread(tid: number): number;
-  validate?(): number;
+  validate?(thr: number): number;
 }
 
 /** Receives its grant: implemented by the binding's waiter records. */
@@ -230,7 +230,7 @@ export class Engine {
   validate(): void {
     const v = this.x.validate;
     if (!v) throw typeError("validate() needs an engine created with { debug: true }");
-    const r = v();
+    const r = v(this.thr);
     if (r !== 0) throw new Error(`ringlock: engine invariant violated: ${validateFailure(r)} (check ${r})`);
   }
 

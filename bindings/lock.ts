@@ -433,7 +433,7 @@ export abstract class LockCore {
     const l = this.live();
     const held: QueryEntry<string>[] = [];
     const pending: QueryEntry<string>[] = [];
-    e.x.enter(l);
+    e.x.enter(e.thr, l);
     try {
       const i32 = e.refresh();
       const entry = (p: number): QueryEntry<string> => ({
@@ -444,7 +444,7 @@ export abstract class LockCore {
       for (let p = i32[(l + L_HOLDS) >> 2]; p !== 0; p = i32[(p + N_HNEXT) >> 2]) held.push(entry(p));
       for (let p = i32[(l + L_HEAD) >> 2]; p !== 0; p = i32[(p + N_NEXT) >> 2]) pending.push(entry(p));
     } finally {
-      e.x.leave(l);
+      e.x.leave(e.thr, l);
     }
     // The hold list is newest first; report in grant order.
     held.reverse();

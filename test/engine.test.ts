@@ -18,6 +18,7 @@ import {
   L_NWAIT,
   L_TABLE,
   L_TAIL,
+  L_WORD,
   LAYOUT_VERSION,
   MAGIC_VALUE,
   N_LOCK,
@@ -282,6 +283,21 @@ describe("reap (owner death)", () => {
     expect(ctl(mine) & CTL_ABANDONED).toBe(CTL_ABANDONED);
     expect(e.x.findThread(4242)).toBe(0);
     expect(e.x.reap(e.thr, dead)).toBe(-1);
+  });
+
+  it("takes over the internal word of a thread killed inside the engine", () => {
+    e.x.markShared();
+    const l = mutexLock();
+    const dead = e.x.attach(31337);
+    e.x.acquire(dead, l, 0, 1);
+    e.x.enter(dead, l); // killed while holding l's internal word
+    expect(word(l + L_WORD)).not.toBe(0);
+    expect(e.x.reap(e.thr, dead)).toBe(0);
+    expect(word(l + L_WORD)).toBe(0);
+    const n = e.x.acquire(e.thr, l, 0, 1);
+    expect(n & QUEUED_BIT).toBe(0);
+    expect(ctl(n) & CTL_ABANDONED).toBe(CTL_ABANDONED);
+    step(0);
   });
 
   it("flags an immediate grant after a holder died with nobody waiting", () => {
