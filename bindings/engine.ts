@@ -53,7 +53,8 @@ export interface EngineExports {
 
 /** Receives its grant: implemented by the binding's waiter records. */
 export interface GrantSink {
-  granted(node: number, gen: number, abandoned: boolean): void;
+  /** `ctl` is the node's CTL word at grant time (mode, generation, abandoned). */
+  granted(node: number, ctl: number): void;
 }
 
 export interface EngineOptions {
@@ -259,7 +260,12 @@ export class Engine {
   /** @internal Registers the sink of a queued node. */
   park(node: number, sink: GrantSink): void {
     this.#sinks[node >>> 5] = sink;
-    if (this.#pending++ === 0 && this.#shared) this.#arm();
+    if (this.#pending++ === 0 && this.#shared) {
+      // A wait may still be parked from before (drained by this thread since):
+      // it is still valid, but the thread must be kept alive again.
+      this.#hold();
+      this.#arm();
+    }
   }
 
   /** @internal Forgets a node's sink (cancelled). */
@@ -280,7 +286,7 @@ export class Engine {
       if (sink !== undefined) {
         this.#sinks[p >>> 5] = undefined;
         this.#pending--;
-        sink.granted(p, ctl >>> CTL_GEN_SHIFT, (ctl & CTL_ABANDONED) !== 0);
+        sink.granted(p, ctl);
       }
       p = next;
     }
@@ -300,7 +306,10 @@ export class Engine {
     this.#shared = true;
     this.x.markShared();
     watchWorkers();
-    if (this.#pending > 0) this.#arm();
+    if (this.#pending > 0) {
+      this.#hold();
+      this.#arm();
+    }
   }
 
   // Parks on this thread's WAKE word until another thread pushes a grant.
@@ -316,7 +325,6 @@ export class Engine {
       const w = Atomics.waitAsync(i32, this.#wake, seen);
       if (w.async) {
         this.#armed = true;
-        this.#hold();
         w.value.then(this.#onWake);
         return;
       }

@@ -3,6 +3,8 @@
 // (presets.ts) are fixed tables with friendlier method names.
 
 import {
+  CTL_ABANDONED,
+  CTL_GEN_SHIFT,
   CTL_MODE_MASK,
   CTL_MODE_SHIFT,
   ERR_GRANTED,
@@ -189,31 +191,35 @@ class LockGuard<T> implements Guard<T> {
   }
 }
 
-// A queued request: the engine's grant (or its cancellation) settles it.
+// A queued request: the engine's grant (or its cancellation) settles it. One
+// lives per queued request, so it is kept to four fields: mode, weight and
+// generation are read back from the node in shared memory, which stays put
+// until the request settles; and the promise's reject function is not kept
+// (a cancel resolves the promise with a rejected one instead).
 class Waiter implements GrantSink {
-  resolve!: (g: Guard) => void;
-  reject!: (e: unknown) => void;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  signal: AbortSignal | undefined = undefined;
+  resolve!: (g: Guard | Promise<never>) => void;
+  // Timer and abort listener; allocated only when a timeout or signal is given.
+  extra: WaiterExtra | undefined = undefined;
   constructor(
     readonly lock: LockCore,
     readonly node: number,
-    readonly gen: number,
-    readonly mode: number,
-    readonly weight: number,
   ) {}
 
-  granted(node: number, gen: number, abandoned: boolean): void {
-    this.#cleanup();
+  granted(node: number, ctl: number): void {
+    if (this.extra !== undefined) this.#cleanup();
     const lock = this.lock;
-    this.resolve(new LockGuard(lock, node, gen, lock.names[this.mode], this.weight, abandoned));
+    const weight = lock.engine.i32[(node + N_WEIGHT) >> 2] >>> 0;
+    const mode = (ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
+    this.resolve(
+      new LockGuard(lock, node, ctl >>> CTL_GEN_SHIFT, lock.names[mode], weight, (ctl & CTL_ABANDONED) !== 0),
+    );
   }
 
   // Timeout or abort. The engine decides who won: if the grant did, the abort
   // is ignored and the grant is delivered instead.
   cancel(reason: unknown): void {
     const e = this.lock.engine;
-    const r = e.x.cancel(e.thr, this.node, this.gen);
+    const r = e.x.cancel(e.thr, this.node, e.gen(this.node));
     if (r === ERR_GRANTED) {
       e.drain();
       return;
@@ -221,16 +227,35 @@ class Waiter implements GrantSink {
     this.#cleanup();
     e.unpark(this.node);
     this.lock.outstanding--;
-    this.reject(reason);
+    this.resolve(Promise.reject(reason));
     if (r > 0) e.drain();
   }
 
-  onAbort = (): void => this.cancel(this.signal?.reason);
+  setTimer(ms: number): void {
+    this.extra ??= {};
+    this.extra.timer = setTimeout(() => this.cancel(new TimeoutError(ms)), ms);
+  }
+
+  listen(signal: AbortSignal): void {
+    const listener = () => this.cancel(signal.reason);
+    this.extra ??= {};
+    this.extra.signal = signal;
+    this.extra.listener = listener;
+    signal.addEventListener("abort", listener, { once: true });
+  }
 
   #cleanup(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.signal !== undefined) this.signal.removeEventListener("abort", this.onAbort);
+    const x = this.extra;
+    if (x === undefined) return;
+    if (x.timer !== undefined) clearTimeout(x.timer);
+    if (x.signal !== undefined && x.listener !== undefined) x.signal.removeEventListener("abort", x.listener);
   }
+}
+
+interface WaiterExtra {
+  timer?: ReturnType<typeof setTimeout>;
+  signal?: AbortSignal;
+  listener?: () => void;
 }
 
 function checkOptions(o: AcquireOptions): void {
@@ -318,10 +343,9 @@ export abstract class LockCore {
       return Promise.resolve(new LockGuard(this, r, e.gen(r), this.names[m], w, e.abandoned(r)));
     }
     const node = r & ~QUEUED_BIT;
-    const waiter = new Waiter(this, node, e.gen(node), m, w);
-    const p = new Promise<Guard>((resolve, reject) => {
+    const waiter = new Waiter(this, node);
+    const p = new Promise<Guard>((resolve) => {
       waiter.resolve = resolve;
-      waiter.reject = reject;
     });
     e.park(node, waiter);
     if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
@@ -329,12 +353,9 @@ export abstract class LockCore {
         waiter.cancel(new TimeoutError(0));
         return p;
       }
-      waiter.timer = setTimeout(() => waiter.cancel(new TimeoutError(timeout)), timeout);
+      waiter.setTimer(timeout);
     }
-    if (signal !== undefined) {
-      waiter.signal = signal;
-      signal.addEventListener("abort", waiter.onAbort, { once: true });
-    }
+    if (signal !== undefined) waiter.listen(signal);
     return p;
   }
 
