@@ -205,6 +205,11 @@ class Waiter implements GrantSink {
     readonly node: number,
   ) {}
 
+  /** Whether the request has settled (granted or cancelled). */
+  get done(): boolean {
+    return this.lock.engine.parked(this.node) !== this;
+  }
+
   granted(node: number, ctl: number): void {
     if (this.extra !== undefined) this.#cleanup();
     const lock = this.lock;
@@ -348,13 +353,13 @@ export abstract class LockCore {
       waiter.resolve = resolve;
     });
     e.park(node, waiter);
-    if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
-      if (timeout === 0) {
-        waiter.cancel(new TimeoutError(0));
-        return p;
-      }
-      waiter.setTimer(timeout);
+    if (timeout === 0) {
+      waiter.cancel(new TimeoutError(0));
+      return p;
     }
+    // Another thread may hand the lock over within a microsecond or two.
+    if (e.spin() && waiter.done) return p;
+    if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) waiter.setTimer(timeout);
     if (signal !== undefined) waiter.listen(signal);
     return p;
   }
