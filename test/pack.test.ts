@@ -11,7 +11,10 @@ const dir = mkdtempSync(join(tmpdir(), "ringlock-pack-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it("installs from its tarball and works without an await before new Mutex()", () => {
-  const out = execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], { cwd: root, encoding: "utf8" });
+  const out = execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir], {
+    cwd: root,
+    encoding: "utf8",
+  });
   const tgz = readdirSync(dir).find((f) => f.endsWith(".tgz"));
   expect(tgz, out).toBeDefined();
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
