@@ -529,11 +529,6 @@ export function adoptShared<L extends LockCore>(shared: unknown, kind: string, m
   if (s.kind !== kind) throw typeError(`${kind}.from was given a shared ${String(s.kind)}`);
   const engine = Engine.from(s.engine);
   const ptr = s.ptr;
-  const known = engine.locks.get(ptr)?.deref();
-  if (known instanceof LockCore && known.ptr === ptr) {
-    if (known.kind !== kind) throw typeError(`${kind}.from was given a shared ${known.kind}`);
-    return known as L;
-  }
   const i32 = engine.refresh();
   const top = i32[H_TOP >> 2];
   if (!Number.isInteger(ptr) || ptr <= 0 || ptr % MIN_BLOCK !== 0 || ptr >= top) {
@@ -553,9 +548,16 @@ export function adoptShared<L extends LockCore>(shared: unknown, kind: string, m
     }
     return row;
   });
+  const known = engine.locks.get(ptr)?.deref();
+  if (known instanceof LockCore && known.ptr === ptr) {
+    if (known.kind !== kind) throw typeError(`${kind}.from was given a shared ${known.kind}`);
+    if (known.names.some((n, i) => n !== rows[i].name)) {
+      throw typeError("the shared lock's mode names differ from the lock's (corrupted descriptor)");
+    }
+    return known as L;
+  }
   engine.x.lockRetain(ptr);
-  const lock = make({ engine, ptr, rows, value: s.value });
-  return lock;
+  return make({ engine, ptr, rows, value: s.value });
 }
 
 /** @internal What a lock is rebuilt from in another thread. */
