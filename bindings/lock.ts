@@ -100,6 +100,7 @@ interface NormalMode {
 }
 
 const UNLIMITED = 0xffffffff;
+const MAX_TIMER_MS = 0x7fffffff;
 
 // Drops the engine's handle on locks that became unreachable.
 const finalizer = new FinalizationRegistry<{ engine: Engine; ptr: number }>((h) => {
@@ -221,7 +222,9 @@ class Waiter implements GrantSink {
   }
 
   // Timeout or abort. The engine decides who won: if the grant did, the abort
-  // is ignored and the grant is delivered instead.
+  // is ignored and the grant is delivered instead. The node's generation is
+  // read back from memory: it changes only when the node is freed, which
+  // cannot happen while this waiter is parked on it.
   cancel(reason: unknown): void {
     const e = this.lock.engine;
     const r = e.x.cancel(e.thr, this.node, e.gen(this.node));
@@ -238,7 +241,7 @@ class Waiter implements GrantSink {
 
   setTimer(ms: number): void {
     this.extra ??= {};
-    this.extra.timer = setTimeout(() => this.cancel(new TimeoutError(ms)), ms);
+    this.extra.timer = new Deadline(ms, () => this.cancel(new TimeoutError(ms)));
   }
 
   listen(signal: AbortSignal): void {
@@ -252,23 +255,56 @@ class Waiter implements GrantSink {
   #cleanup(): void {
     const x = this.extra;
     if (x === undefined) return;
-    if (x.timer !== undefined) clearTimeout(x.timer);
+    x.timer?.clear();
     if (x.signal !== undefined && x.listener !== undefined) x.signal.removeEventListener("abort", x.listener);
   }
 }
 
+/** setTimeout without its 2^31 - 1 ms cap (a longer delay would fire after
+ *  1 ms): re-arms for what is left until the whole time has passed. */
+class Deadline {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  constructor(ms: number, fire: () => void) {
+    this.#arm(ms, fire);
+  }
+  #arm(left: number, fire: () => void): void {
+    const step = Math.min(left, MAX_TIMER_MS);
+    this.#timer = setTimeout(() => (left > step ? this.#arm(left - step, fire) : fire()), step);
+  }
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
 interface WaiterExtra {
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: Deadline;
   signal?: AbortSignal;
   listener?: () => void;
 }
 
-function checkOptions(o: AcquireOptions): void {
-  if (o === null || typeof o !== "object") throw typeError("options must be an object");
+// The error for bad acquire options, or undefined: promise-returning calls
+// reject with it rather than throw.
+function checkOptions(o: AcquireOptions): Error | undefined {
+  if (o === null || typeof o !== "object") return typeError("options must be an object");
   const { signal, timeout } = o;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError("signal must be an AbortSignal");
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return typeError("signal must be an AbortSignal");
   if (timeout !== undefined && (typeof timeout !== "number" || !(timeout >= 0))) {
-    throw rangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
+    return rangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
+  }
+  return undefined;
+}
+
+function disposed(): TypeError {
+  return typeError("lock is disposed");
+}
+
+/** @internal Runs `start` unless computing its arguments throws: a promise
+ *  API reports bad input by rejecting, never by throwing. */
+export function rejecting<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 
@@ -326,7 +362,7 @@ export abstract class LockCore {
 
   /** @internal */
   live(): number {
-    if (this.ptr === 0) throw typeError("lock is disposed");
+    if (this.ptr === 0) throw disposed();
     return this.ptr;
   }
 
@@ -335,13 +371,15 @@ export abstract class LockCore {
     let timeout: number | undefined;
     let signal: AbortSignal | undefined;
     if (o !== undefined) {
-      checkOptions(o);
+      const bad = checkOptions(o);
+      if (bad !== undefined) return Promise.reject(bad);
       signal = o.signal;
       timeout = o.timeout;
       if (signal?.aborted) return Promise.reject(signal.reason);
     }
+    if (this.ptr === 0) return Promise.reject(disposed());
     const e = this.engine;
-    const r = e.x.acquire(e.thr, this.live(), m, w);
+    const r = e.x.acquire(e.thr, this.ptr, m, w);
     if (r < 0) return Promise.reject(engineError(r, e.maxMemoryBytes));
     this.outstanding++;
     if ((r & QUEUED_BIT) === 0) {
@@ -390,23 +428,25 @@ export abstract class LockCore {
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
     if (o !== undefined) {
-      checkOptions(o);
+      const bad = checkOptions(o);
+      if (bad !== undefined) return Promise.reject(bad);
       signal = o.signal;
       timeout = o.timeout;
       if (signal?.aborted) return Promise.reject(signal.reason);
     }
+    if (this.ptr === 0) return Promise.reject(disposed());
     const e = this.engine;
-    const l = this.live();
+    const l = this.ptr;
     if (e.x.canAcquire(l, m, w) === 1) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       let done = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: Deadline | undefined;
       const finish = (err?: unknown) => {
         if (done) return;
         done = true;
         e.x.watch(l, -1);
         e.watchers(-1);
-        if (timer !== undefined) clearTimeout(timer);
+        timer?.clear();
         signal?.removeEventListener("abort", onAbort);
         if (err === undefined) resolve();
         else reject(err);
@@ -428,7 +468,7 @@ export abstract class LockCore {
       e.x.watch(l, 1);
       e.watchers(1);
       if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
-        timer = setTimeout(() => finish(new TimeoutError(timeout)), timeout);
+        timer = new Deadline(timeout, () => finish(new TimeoutError(timeout)));
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       check();

@@ -12,6 +12,7 @@ import {
   type LockState,
   type ModeTable,
   normaliseModes,
+  rejecting,
   type SharedLock,
   type WeightedAcquireOptions,
 } from "./lock.js";
@@ -27,8 +28,10 @@ export class FifoLock<M extends string = string> extends LockCore {
   }
 
   acquire(mode: M, o?: WeightedAcquireOptions): Promise<Guard> {
-    const m = this.modeIndex(mode);
-    return this.acquireIndex(m, this.checkWeight(m, o?.weight), o);
+    return rejecting(() => {
+      const m = this.modeIndex(mode);
+      return this.acquireIndex(m, this.checkWeight(m, o?.weight), o);
+    });
   }
 
   tryAcquire(mode: M, weight?: number): Guard | null {
@@ -37,13 +40,17 @@ export class FifoLock<M extends string = string> extends LockCore {
   }
 
   run<T>(mode: M, fn: (g: Guard) => T | PromiseLike<T>, o?: WeightedAcquireOptions): Promise<T> {
-    const m = this.modeIndex(mode);
-    return this.runIndex(m, this.checkWeight(m, o?.weight), fn, o);
+    return rejecting(() => {
+      const m = this.modeIndex(mode);
+      return this.runIndex(m, this.checkWeight(m, o?.weight), fn, o);
+    });
   }
 
   whenAcquirable(mode: M, weight?: number, o?: AcquireOptions): Promise<void> {
-    const m = this.modeIndex(mode);
-    return this.whenIndex(m, this.checkWeight(m, weight), o);
+    return rejecting(() => {
+      const m = this.modeIndex(mode);
+      return this.whenIndex(m, this.checkWeight(m, weight), o);
+    });
   }
 
   /** Total weight of `mode` held, across all threads. */
@@ -188,7 +195,8 @@ export class Semaphore extends LockCore {
   }
 
   acquire(o?: WeightedAcquireOptions): Promise<Guard> {
-    return this.acquireIndex(0, this.checkWeight(0, o?.weight), o);
+    if (o?.weight === undefined) return this.acquireIndex(0, 1, o);
+    return rejecting(() => this.acquireIndex(0, this.checkWeight(0, o.weight), o));
   }
 
   tryAcquire(weight?: number): Guard | null {
@@ -196,11 +204,11 @@ export class Semaphore extends LockCore {
   }
 
   run<R>(fn: (g: Guard) => R | PromiseLike<R>, o?: WeightedAcquireOptions): Promise<R> {
-    return this.runIndex(0, this.checkWeight(0, o?.weight), fn, o);
+    return rejecting(() => this.runIndex(0, this.checkWeight(0, o?.weight), fn, o));
   }
 
   whenAcquirable(weight?: number, o?: AcquireOptions): Promise<void> {
-    return this.whenIndex(0, this.checkWeight(0, weight), o);
+    return rejecting(() => this.whenIndex(0, this.checkWeight(0, weight), o));
   }
 
   /** Permits not held right now (some may be promised to the queue's head). */
