@@ -327,9 +327,9 @@ export class Engine {
   /** @internal Settles every grant pushed to this thread's inbox, in grant order. */
   drain(): void {
     let p = this.x.takeInbox(this.thr);
-    if (p === 0) return;
-    const i32 = this.view(p);
     while (p !== 0) {
+      // Per node: a batch can span memory grown since the last refresh.
+      const i32 = this.view(p);
       const next = i32[(p + N_NEXT) >> 2];
       const ctl = i32[(p + N_CTL) >> 2];
       const sink = this.#sinks[p >>> 5];

@@ -214,7 +214,7 @@ class Waiter implements GrantSink {
   granted(node: number, ctl: number): void {
     if (this.extra !== undefined) this.#cleanup();
     const lock = this.lock;
-    const weight = lock.engine.i32[(node + N_WEIGHT) >> 2] >>> 0;
+    const weight = lock.engine.view(node)[(node + N_WEIGHT) >> 2] >>> 0;
     const mode = (ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
     this.resolve(
       new LockGuard(lock, node, ctl >>> CTL_GEN_SHIFT, lock.names[mode], weight, (ctl & CTL_ABANDONED) !== 0),
