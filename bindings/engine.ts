@@ -84,6 +84,8 @@ export interface SharedEngine {
 
 const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 const DEFAULT_SPIN_US = 20;
+// How many idle unshared locks keep their shared block (64 B each).
+const IDLE_RING = 1024;
 const MAX_MAX_BYTES = 2 ** 31 - PAGE; // node pointers travel as positive i32
 
 // Compiled once per thread and build; instances are per engine.
@@ -141,6 +143,9 @@ export class Engine {
   // Adaptive spin budget, in milliseconds (performance.now() units).
   readonly #spinMax: number;
   #spinNow: number;
+  /** @internal recently idle unshared locks (see LockCore.settled); a power of two */
+  readonly idleRing: unknown[] = new Array(IDLE_RING).fill(undefined);
+  /** @internal */ idlePos = 0;
   /** @internal lock objects of this thread by address, so from() returns the same object */
   readonly locks = new Map<number, WeakRef<object>>();
 

@@ -8,11 +8,11 @@ import {
   CTL_MODE_MASK,
   CTL_MODE_SHIFT,
   ERR_GRANTED,
+  ERR_NOMEM,
   H_TOP,
   L_HEAD,
   L_HELD,
   L_HOLDS,
-  L_NHOLD,
   L_NWAIT,
   L_TABLE,
   L_VERSION,
@@ -103,7 +103,8 @@ const UNLIMITED = 0xffffffff;
 const MAX_TIMER_MS = 0x7fffffff;
 
 // Drops the engine's handle on locks that became unreachable.
-const finalizer = new FinalizationRegistry<{ engine: Engine; ptr: number }>((h) => {
+const finalizer = new FinalizationRegistry<Cell>((h) => {
+  if (h.ptr <= 0) return; // dormant: nothing to free
   const known = h.engine.locks.get(h.ptr);
   if (known !== undefined && known.deref() === undefined) h.engine.locks.delete(h.ptr);
   h.engine.x.lockDrop(h.ptr);
@@ -170,8 +171,11 @@ class LockGuard<T> implements Guard<T> {
     const lock = this.#lock;
     if (lock === null) return;
     this.#lock = null;
-    lock.outstanding--;
-    lock.engine.release(this.#node, this.#gen);
+    try {
+      lock.engine.release(this.#node, this.#gen);
+    } finally {
+      lock.settled();
+    }
   }
 
   [Symbol.dispose](): void {
@@ -234,9 +238,9 @@ class Waiter implements GrantSink {
     }
     this.#cleanup();
     e.unpark(this.node);
-    this.lock.outstanding--;
     this.resolve(Promise.reject(reason));
     if (r > 0) e.drain();
+    this.lock.settled();
   }
 
   setTimer(ms: number): void {
@@ -308,14 +312,37 @@ export function rejecting<T>(start: () => Promise<T>): Promise<T> {
   }
 }
 
-/** @internal The shared machinery of every lock type. */
+// A lock's block in shared memory, as the finalizer sees it.
+interface Cell {
+  engine: Engine;
+  ptr: number;
+}
+
+const DISPOSED = -1;
+
+/** @internal The shared machinery of every lock type.
+ *
+ *  A lock that was never shared occupies shared memory only while it is in
+ *  use: its block is created by the first request, and once the last request
+ *  settles (`outstanding` drops to 0) the lock joins its engine's ring of
+ *  recently idle locks. A lock pushed out of the ring while still idle gives
+ *  its block back. So a hot lock keeps its block, and a program with a
+ *  million idle locks, or one that drops locks faster than the garbage
+ *  collector finds them, holds at most IDLE_RING idle blocks for them. Once
+ *  shared (share() or from()) the block is pinned until the lock object is
+ *  disposed or collected in every thread that has it.
+ */
 export abstract class LockCore {
   /** @internal */ readonly engine: Engine;
-  /** @internal the lock's address in the engine; 0 once disposed */ ptr: number;
+  /** @internal the lock's address; 0 while dormant (no block), DISPOSED once disposed */ ptr: number;
   /** @internal */ readonly names: readonly string[];
   /** @internal */ readonly rows: readonly NormalMode[];
-  /** @internal holds + waits of this thread through this object */ outstanding = 0;
+  /** @internal holds + waits + watchers of this thread through this object */ outstanding = 0;
   /** @internal the guarded value, if any */ value: unknown;
+  /** @internal the block outlives idleness: other threads may know its address */ pinned: boolean;
+  /** @internal mode table, shared by every lock of this shape in the engine */ readonly table: number;
+  /** @internal position in the engine's idle ring when this lock last went idle */ idleAt = -1;
+  #cell: Cell | undefined = undefined;
 
   /** @internal the class name share() and from() use */ abstract readonly kind: string;
 
@@ -327,19 +354,70 @@ export abstract class LockCore {
       this.engine = adopt.engine;
       this.ptr = adopt.ptr;
       this.value = adopt.value;
+      this.pinned = false;
+      this.table = this.engine.view(adopt.ptr)[(adopt.ptr + L_TABLE) >> 2];
+      this.#pin(adopt.ptr);
     } else {
       if (opts !== undefined && (opts === null || typeof opts !== "object"))
         throw typeError("options must be an object");
       const engine = opts?.engine ?? Engine.default;
       if (!(engine instanceof Engine)) throw typeError("options.engine must be an Engine");
       this.engine = engine;
-      const key = rows.map((r) => `${r.conflicts}/${r.limit}`).join(",");
-      const ptr = engine.x.lockNew(engine.table(key, rows));
-      if (ptr === 0) throw engineError(-1, engine.maxMemoryBytes);
-      this.ptr = ptr;
+      this.table = engine.table(rows.map((r) => `${r.conflicts}/${r.limit}`).join(","), rows);
+      this.ptr = 0;
+      this.pinned = false;
     }
-    finalizer.register(this, { engine: this.engine, ptr: this.ptr }, this);
-    this.engine.locks.set(this.ptr, new WeakRef(this));
+  }
+
+  // From now on other threads may know the block's address: keep it until
+  // this object is disposed or collected.
+  #pin(l: number): void {
+    this.pinned = true;
+    this.#cell = { engine: this.engine, ptr: l };
+    finalizer.register(this, this.#cell, this);
+    this.engine.locks.set(l, new WeakRef(this));
+  }
+
+  /** @internal The lock's block, created if dormant; throws once disposed. */
+  block(): number {
+    const l = this.ptr;
+    if (l > 0) return l;
+    if (l === DISPOSED) throw disposed();
+    const e = this.engine;
+    const ptr = e.x.lockNew(this.table);
+    if (ptr === 0) throw engineError(ERR_NOMEM, e.maxMemoryBytes);
+    this.ptr = ptr;
+    return ptr;
+  }
+
+  /** @internal One request through this object settled. */
+  settled(): void {
+    if (--this.outstanding !== 0 || this.pinned) return;
+    // Idle and known to nobody else: into the ring; evict the lock the ring
+    // drops if it stayed idle all the while.
+    const e = this.engine;
+    const ring = e.idleRing as (LockCore | undefined)[];
+    const at = e.idlePos++;
+    const slot = at & (ring.length - 1);
+    const old = ring[slot];
+    ring[slot] = this;
+    this.idleAt = at;
+    if (old !== undefined && old !== this && old.idleAt === at - ring.length) old.#sleep();
+  }
+
+  #sleep(): void {
+    const l = this.ptr;
+    if (l > 0 && this.outstanding === 0 && !this.pinned) {
+      this.engine.x.lockDrop(l);
+      this.ptr = 0;
+    }
+  }
+
+  /** @internal The block for reading state, or 0 when dormant (free, nobody waiting). */
+  peek(): number {
+    const l = this.ptr;
+    if (l === DISPOSED) throw disposed();
+    return l;
   }
 
   /** @internal */
@@ -361,12 +439,6 @@ export abstract class LockCore {
   }
 
   /** @internal */
-  live(): number {
-    if (this.ptr === 0) throw disposed();
-    return this.ptr;
-  }
-
-  /** @internal */
   acquireIndex(m: number, w: number, o: AcquireOptions | undefined): Promise<Guard> {
     let timeout: number | undefined;
     let signal: AbortSignal | undefined;
@@ -377,11 +449,22 @@ export abstract class LockCore {
       timeout = o.timeout;
       if (signal?.aborted) return Promise.reject(signal.reason);
     }
-    if (this.ptr === 0) return Promise.reject(disposed());
+    let l = this.ptr;
+    if (l <= 0) {
+      if (l === DISPOSED) return Promise.reject(disposed());
+      try {
+        l = this.block();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const e = this.engine;
-    const r = e.x.acquire(e.thr, this.ptr, m, w);
-    if (r < 0) return Promise.reject(engineError(r, e.maxMemoryBytes));
     this.outstanding++;
+    const r = e.x.acquire(e.thr, l, m, w);
+    if (r < 0) {
+      this.settled();
+      return Promise.reject(engineError(r, e.maxMemoryBytes));
+    }
     if ((r & QUEUED_BIT) === 0) {
       return Promise.resolve(new LockGuard(this, r, e.gen(r), this.names[m], w, e.abandoned(r)));
     }
@@ -405,10 +488,14 @@ export abstract class LockCore {
   /** @internal */
   tryIndex(m: number, w: number): Guard | null {
     const e = this.engine;
-    const r = e.x.tryAcquire(e.thr, this.live(), m, w);
-    if (r === 0) return null;
-    if (r < 0) throw engineError(r, e.maxMemoryBytes);
+    const l = this.block();
     this.outstanding++;
+    const r = e.x.tryAcquire(e.thr, l, m, w);
+    if (r <= 0) {
+      this.settled();
+      if (r === 0) return null;
+      throw engineError(r, e.maxMemoryBytes);
+    }
     return new LockGuard(this, r, e.gen(r), this.names[m], w, e.abandoned(r));
   }
 
@@ -434,10 +521,13 @@ export abstract class LockCore {
       timeout = o.timeout;
       if (signal?.aborted) return Promise.reject(signal.reason);
     }
-    if (this.ptr === 0) return Promise.reject(disposed());
-    const e = this.engine;
     const l = this.ptr;
-    if (e.x.canAcquire(l, m, w) === 1) return Promise.resolve();
+    if (l === DISPOSED) return Promise.reject(disposed());
+    const e = this.engine;
+    // A dormant lock is free with nobody waiting: a try would pass.
+    if (l === 0 || e.x.canAcquire(l, m, w) === 1) return Promise.resolve();
+    // Watching keeps the block: its VERSION word is what we park on.
+    this.outstanding++;
     return new Promise<void>((resolve, reject) => {
       let done = false;
       let timer: Deadline | undefined;
@@ -448,6 +538,7 @@ export abstract class LockCore {
         e.watchers(-1);
         timer?.clear();
         signal?.removeEventListener("abort", onAbort);
+        this.settled();
         if (err === undefined) resolve();
         else reject(err);
       };
@@ -477,28 +568,23 @@ export abstract class LockCore {
 
   /** @internal Weight held in mode m, across all threads. */
   heldIndex(m: number): number {
-    const l = this.live();
-    return Atomics.load(this.engine.view(l), (l + L_HELD + 4 * m) >> 2) >>> 0;
+    const l = this.peek();
+    return l === 0 ? 0 : Atomics.load(this.engine.view(l), (l + L_HELD + 4 * m) >> 2) >>> 0;
   }
 
   /** Number of requests queued on this lock, across all threads. */
   get waiting(): number {
-    const l = this.live();
-    return Atomics.load(this.engine.view(l), (l + L_NWAIT) >> 2);
-  }
-
-  /** @internal */
-  holders(): number {
-    const l = this.live();
-    return Atomics.load(this.engine.view(l), (l + L_NHOLD) >> 2);
+    const l = this.peek();
+    return l === 0 ? 0 : Atomics.load(this.engine.view(l), (l + L_NWAIT) >> 2);
   }
 
   /** @internal A consistent snapshot of holders and waiters (taken under the lock's internal word). */
   snapshot(): LockState<string> {
     const e = this.engine;
-    const l = this.live();
+    const l = this.peek();
     const held: QueryEntry<string>[] = [];
     const pending: QueryEntry<string>[] = [];
+    if (l === 0) return { held, pending };
     e.x.enter(e.thr, l);
     try {
       const i32 = e.refresh();
@@ -520,13 +606,15 @@ export abstract class LockCore {
   /** A structured-clonable value (postMessage, workerData) that `from()` turns back into this lock in any thread. */
   share(): SharedLock {
     const kind = this.kind;
-    const l = this.live();
     const value = this.value;
+    if (this.ptr === DISPOSED) throw disposed();
     if (value !== undefined && !isShareableValue(value)) {
       throw typeError(
         "share(): the guarded value must be a SharedArrayBuffer or a typed array/DataView over one to travel to another thread (other values are copied by postMessage and would no longer be guarded)",
       );
     }
+    const l = this.block();
+    if (!this.pinned) this.#pin(l);
     return {
       ringlock: "lock",
       kind,
@@ -539,14 +627,18 @@ export abstract class LockCore {
 
   /** Gives this handle's share of the lock back to the engine. The lock must not be held or awaited through it. */
   dispose(): void {
-    if (this.ptr === 0) return;
+    const l = this.ptr;
+    if (l === DISPOSED) return;
     if (this.outstanding > 0) {
       throw new LockError("ERR_RINGLOCK_BUSY", "ringlock: cannot dispose a lock that this thread holds or awaits");
     }
     finalizer.unregister(this);
-    this.engine.locks.delete(this.ptr);
-    this.engine.x.lockDrop(this.ptr);
-    this.ptr = 0;
+    this.ptr = DISPOSED;
+    if (this.#cell !== undefined) this.#cell.ptr = 0;
+    if (l > 0) {
+      this.engine.locks.delete(l);
+      this.engine.x.lockDrop(l);
+    }
   }
 
   [Symbol.dispose](): void {
