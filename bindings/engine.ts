@@ -278,11 +278,6 @@ export class Engine {
     return this.view(node)[(node + N_CTL) >> 2] >>> CTL_GEN_SHIFT;
   }
 
-  /** @internal Whether a node was granted by a lock whose holder died. */
-  abandoned(node: number): boolean {
-    return (this.view(node)[(node + N_CTL) >> 2] & CTL_ABANDONED) !== 0;
-  }
-
   /** @internal Registers the sink of a queued node. */
   park(node: number, sink: GrantSink): void {
     this.#sinks[node >>> 5] = sink;

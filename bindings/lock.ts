@@ -148,19 +148,26 @@ export function normaliseModes(modes: unknown): NormalMode[] {
 
 class LockGuard<T> implements Guard<T> {
   #lock: LockCore | null;
+  readonly #names: readonly string[];
   readonly #node: number;
-  readonly #gen: number;
-  readonly mode: string;
+  // The node's CTL word at grant time: generation, mode and abandoned flag.
+  readonly #ctl: number;
   readonly weight: number;
-  readonly abandoned: boolean;
 
-  constructor(lock: LockCore, node: number, gen: number, mode: string, weight: number, abandoned: boolean) {
+  constructor(lock: LockCore, node: number, ctl: number, weight: number) {
     this.#lock = lock;
+    this.#names = lock.names;
     this.#node = node;
-    this.#gen = gen;
-    this.mode = mode;
+    this.#ctl = ctl;
     this.weight = weight;
-    this.abandoned = abandoned;
+  }
+
+  get mode(): string {
+    return this.#names[(this.#ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK];
+  }
+
+  get abandoned(): boolean {
+    return (this.#ctl & CTL_ABANDONED) !== 0;
   }
 
   get released(): boolean {
@@ -172,7 +179,7 @@ class LockGuard<T> implements Guard<T> {
     if (lock === null) return;
     this.#lock = null;
     try {
-      lock.engine.release(this.#node, this.#gen);
+      lock.engine.release(this.#node, this.#ctl >>> CTL_GEN_SHIFT);
     } finally {
       lock.settled();
     }
@@ -218,11 +225,7 @@ class Waiter implements GrantSink {
   granted(node: number, ctl: number): void {
     if (this.extra !== undefined) this.#cleanup();
     const lock = this.lock;
-    const weight = lock.engine.view(node)[(node + N_WEIGHT) >> 2] >>> 0;
-    const mode = (ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
-    this.resolve(
-      new LockGuard(lock, node, ctl >>> CTL_GEN_SHIFT, lock.names[mode], weight, (ctl & CTL_ABANDONED) !== 0),
-    );
+    this.resolve(new LockGuard(lock, node, ctl, lock.engine.view(node)[(node + N_WEIGHT) >> 2] >>> 0));
   }
 
   // Timeout or abort. The engine decides who won: if the grant did, the abort
@@ -245,7 +248,8 @@ class Waiter implements GrantSink {
 
   setTimer(ms: number): void {
     this.extra ??= {};
-    this.extra.timer = new Deadline(ms, () => this.cancel(new TimeoutError(ms)));
+    if (ms <= MAX_TIMER_MS) this.extra.timer = setTimeout(timedOut, ms, this, ms);
+    else this.extra.long = new Deadline(ms, () => this.cancel(new TimeoutError(ms)));
   }
 
   listen(signal: AbortSignal): void {
@@ -259,7 +263,8 @@ class Waiter implements GrantSink {
   #cleanup(): void {
     const x = this.extra;
     if (x === undefined) return;
-    x.timer?.clear();
+    if (x.timer !== undefined) clearTimeout(x.timer);
+    x.long?.clear();
     if (x.signal !== undefined && x.listener !== undefined) x.signal.removeEventListener("abort", x.listener);
   }
 }
@@ -280,8 +285,13 @@ class Deadline {
   }
 }
 
+function timedOut(w: Waiter, ms: number): void {
+  w.cancel(new TimeoutError(ms));
+}
+
 interface WaiterExtra {
-  timer?: Deadline;
+  timer?: ReturnType<typeof setTimeout>;
+  long?: Deadline;
   signal?: AbortSignal;
   listener?: () => void;
 }
@@ -466,7 +476,7 @@ export abstract class LockCore {
       return Promise.reject(engineError(r, e.maxMemoryBytes));
     }
     if ((r & QUEUED_BIT) === 0) {
-      return Promise.resolve(new LockGuard(this, r, e.gen(r), this.names[m], w, e.abandoned(r)));
+      return Promise.resolve(new LockGuard(this, r, e.view(r)[(r + N_CTL) >> 2], w));
     }
     const node = r & ~QUEUED_BIT;
     const waiter = new Waiter(this, node);
@@ -496,15 +506,31 @@ export abstract class LockCore {
       if (r === 0) return null;
       throw engineError(r, e.maxMemoryBytes);
     }
-    return new LockGuard(this, r, e.gen(r), this.names[m], w, e.abandoned(r));
+    return new LockGuard(this, r, e.view(r)[(r + N_CTL) >> 2], w);
   }
 
   /** @internal */
   async runIndex<T>(m: number, w: number, fn: (g: Guard) => T | PromiseLike<T>, o?: AcquireOptions): Promise<T> {
     if (typeof fn !== "function") throw typeError("run() needs a function");
     const g = await this.acquireIndex(m, w, o);
+    let r: T | PromiseLike<T>;
     try {
-      return await fn(g);
+      r = fn(g);
+    } catch (err) {
+      g.release();
+      throw err;
+    }
+    // Only a thenable result is awaited: awaiting a plain value costs a tick.
+    if (
+      r === null ||
+      (typeof r !== "object" && typeof r !== "function") ||
+      typeof (r as PromiseLike<T>).then !== "function"
+    ) {
+      g.release();
+      return r as T;
+    }
+    try {
+      return await r;
     } finally {
       g.release();
     }
