@@ -7,7 +7,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isMainThread, threadId } from "node:worker_threads";
 import {
-  CTL_ABANDONED,
   CTL_GEN_SHIFT,
   ERR_NOMEM,
   H_ID,
@@ -141,8 +140,17 @@ export class Engine {
   #watching = 0;
   readonly #wake: number;
   // Adaptive spin budget, in milliseconds (performance.now() units).
-  readonly #spinMax: number;
-  #spinNow: number;
+  #spinMax = 0;
+  #spinNow = 0;
+  #spins = 0;
+
+  #setSpin(us: number): void {
+    if (typeof us !== "number" || !(us >= 0 && us <= 1_000_000)) {
+      throw rangeError(`spinMicros must be a number from 0 to 1000000, got ${String(us)}`);
+    }
+    this.#spinMax = us / 1000;
+    this.#spinNow = this.#spinMax;
+  }
   /** @internal recently idle unshared locks (see LockCore.settled); a power of two */
   readonly idleRing: unknown[] = new Array(IDLE_RING).fill(undefined);
   /** @internal */ idlePos = 0;
@@ -165,12 +173,7 @@ export class Engine {
       memory = new WebAssembly.Memory({ initial: 1, maximum: pages, shared: true });
       this.maxMemoryBytes = pages * PAGE;
     }
-    const spin = options.spinMicros ?? DEFAULT_SPIN_US;
-    if (typeof spin !== "number" || !(spin >= 0 && spin <= 1_000_000)) {
-      throw rangeError(`spinMicros must be a number from 0 to 1000000, got ${String(spin)}`);
-    }
-    this.#spinMax = spin / 1000;
-    this.#spinNow = this.#spinMax;
+    this.#setSpin(options.spinMicros ?? DEFAULT_SPIN_US);
     this.memory = memory;
     this.debug = options.debug === true;
     this.x = new WebAssembly.Instance(wasmModule(this.debug), { env: { memory } }).exports as unknown as EngineExports;
@@ -200,8 +203,9 @@ export class Engine {
     return { ringlock: "engine", memory: this.memory, debug: this.debug };
   }
 
-  /** The engine described by `shared`, attached to this thread (the same Engine object on every call). */
-  static from(shared: SharedEngine): Engine {
+  /** The engine described by `shared`, attached to this thread (the same Engine object on every call).
+   *  `spinMicros` sets this thread's spin bound (see EngineOptions). */
+  static from(shared: SharedEngine, options: Pick<EngineOptions, "spinMicros"> = {}): Engine {
     if (
       shared === null ||
       typeof shared !== "object" ||
@@ -222,10 +226,15 @@ export class Engine {
     }
     const found = attached.get(engineKey(i32))?.deref();
     if (found) {
+      if (options.spinMicros !== undefined) found.#setSpin(options.spinMicros);
       found.markShared();
       return found;
     }
-    return new Engine({ [ADOPT]: memory, debug: shared.debug === true } as EngineOptions);
+    return new Engine({
+      [ADOPT]: memory,
+      debug: shared.debug === true,
+      spinMicros: options.spinMicros,
+    } as EngineOptions);
   }
 
   /** @internal Re-reads the memory after growth (by any thread). */
@@ -297,7 +306,9 @@ export class Engine {
     const i32 = this.i32;
     const inbox = (this.thr + R_INBOX) >> 2;
     const start = performance.now();
-    const deadline = start + this.#spinNow;
+    // Every eighth spin probes with the full budget, so a budget shrunk by a
+    // run of misses can find out that handoffs have become catchable again.
+    const deadline = start + ((++this.#spins & 7) === 0 ? this.#spinMax : this.#spinNow);
     for (let i = 1; ; i++) {
       if (Atomics.load(i32, inbox) !== 0) {
         // Caught it: next time allow up to twice what this one needed.
