@@ -27,12 +27,16 @@ import {
   CTL_MODE_SHIFT,
   CTL_STATE_MASK,
   ERR_GRANTED,
+  ERR_RETRY,
   ERR_MODE,
   ERR_NOMEM,
   ERR_STALE,
   ERR_WEIGHT,
   H_ALLOC,
   H_FREE,
+  HD_LOCK,
+  HD_NEXT,
+  HD_PREV,
   H_ID,
   H_SHARED,
   H_LIVE,
@@ -77,6 +81,7 @@ import {
   QUEUED_BIT,
   R_ALIVE,
   R_CACHE,
+  R_HANDLES,
   R_INBOX,
   R_INSIDE,
   R_NCACHE,
@@ -109,17 +114,25 @@ const SLEEP_NS: i64 = 200_000;
 }
 
 @inline function wordLock(w: usize): void {
-  if (isShared() && atomic.cmpxchg<u32>(w, 0, 1) != 0) wordLockSlow(w);
+  if (isShared() && atomic.cmpxchg<u32>(w, 0, 1) != 0) wordLockSlow(0, w);
 }
 
-function wordLockSlow(w: usize): void {
+// Records in thr's INSIDE (unless thr is 0) that it now holds w. Every path
+// that takes the word records it before any loop back-edge or call, where a
+// terminated worker could stop (see enterWord).
+function wordLockSlow(thr: usize, w: usize): void {
   for (let i = 0; i < SPIN_LIMIT; i++) {
-    if (atomic.load<u32>(w) == 0 && atomic.cmpxchg<u32>(w, 0, 1) == 0) return;
+    if (atomic.load<u32>(w) == 0 && atomic.cmpxchg<u32>(w, 0, 1) == 0) {
+      if (thr != 0) store<u32>(thr + R_INSIDE, <u32>w);
+      return;
+    }
   }
-  let c = atomic.xchg<u32>(w, 2);
-  while (c != 0) {
+  while (true) {
+    if (atomic.xchg<u32>(w, 2) == 0) {
+      if (thr != 0) store<u32>(thr + R_INSIDE, <u32>w);
+      return;
+    }
     atomic.wait<i32>(w, 2, SLEEP_NS);
-    c = atomic.xchg<u32>(w, 2);
   }
 }
 
@@ -136,8 +149,8 @@ function wordLockSlow(w: usize): void {
 // each back-edge.
 @inline function enterWord(thr: usize, w: usize): void {
   if (!isShared()) return;
-  if (atomic.cmpxchg<u32>(w, 0, 1) != 0) wordLockSlow(w);
-  store<u32>(thr + R_INSIDE, <u32>w);
+  if (atomic.cmpxchg<u32>(w, 0, 1) == 0) store<u32>(thr + R_INSIDE, <u32>w);
+  else wordLockSlow(thr, w);
 }
 
 @inline function exitWord(thr: usize, w: usize): void {
@@ -155,8 +168,8 @@ export function markShared(): void {
 // Segregated free lists, one per size class (32 << c bytes), over a bump
 // pointer; the free link is the block's second word, so a node's CTL (and its
 // generation) survives a trip through the free list. Class 0 holds only nodes
-// and thread records, so a node's generation is never overwritten by another
-// kind of block.
+// and handles (which leave word 0 alone), so a node's generation is never
+// overwritten by another kind of block.
 
 @inline function classOf(bytes: u32): i32 {
   return bytes <= <u32>MIN_BLOCK ? 0 : <i32>(32 - clz<u32>((bytes - 1) >> 5));
@@ -266,7 +279,7 @@ export function init(maxBytes: u32, id0: u32, id1: u32): u32 {
 
 /** Registers the calling thread; returns its thread record (0: out of memory). */
 export function attach(tid: i32): usize {
-  const t = blockAlloc(0);
+  const t = blockAlloc(classOf(THREAD_SIZE));
   if (t == 0) return 0;
   memory.fill(t, 0, THREAD_SIZE);
   store<i32>(t + R_TID, tid);
@@ -353,17 +366,50 @@ export function lockRetain(l: usize): void {
  *  holders or waiters at that point cannot exist (each keeps a handle). */
 export function lockDrop(l: usize): void {
   if (atomic.sub<u32>(l + L_REFS, 1) != 1) return;
-  const t = <usize>load<u32>(l + L_TABLE);
-  const n = load<u32>(t + T_NMODES);
   wordLock(H_ALLOC);
+  const t = lockFreeLocked(l);
+  wordUnlock(H_ALLOC);
+  tableDrop(t);
+}
+
+// With ALLOC held: unlinks a lock nobody references and frees its block.
+// Returns its table, whose reference the caller drops.
+function lockFreeLocked(l: usize): usize {
+  const t = <usize>load<u32>(l + L_TABLE);
   const prev = load<u32>(l + L_LPREV);
   const next = load<u32>(l + L_LNEXT);
   if (prev != 0) store<u32>(prev + L_LNEXT, next);
   else store<u32>(H_LOCKS, next);
   if (next != 0) store<u32>(next + L_LPREV, prev);
-  blockFreeLocked(l, classOf(lockBytes(n)));
-  wordUnlock(H_ALLOC);
-  tableDrop(t);
+  blockFreeLocked(l, classOf(lockBytes(load<u32>(t + T_NMODES))));
+  return t;
+}
+
+/** Records that thread thr holds a reference to the shared lock l (and takes
+ *  it), so that the reference is dropped if the thread dies. 0: no memory. */
+export function handleNew(thr: usize, l: usize): usize {
+  const h = blockAlloc(0);
+  if (h == 0) return 0;
+  lockRetain(l);
+  store<u32>(h + HD_LOCK, <u32>l);
+  const first = load<u32>(thr + R_HANDLES);
+  store<u32>(h + HD_PREV, 0);
+  store<u32>(h + HD_NEXT, first);
+  if (first != 0) store<u32>(first + HD_PREV, <u32>h);
+  store<u32>(thr + R_HANDLES, <u32>h);
+  return h;
+}
+
+/** Gives back a reference taken by handleNew. */
+export function handleDrop(thr: usize, h: usize): void {
+  const l = <usize>load<u32>(h + HD_LOCK);
+  const prev = load<u32>(h + HD_PREV);
+  const next = load<u32>(h + HD_NEXT);
+  if (prev != 0) store<u32>(prev + HD_NEXT, next);
+  else store<u32>(thr + R_HANDLES, next);
+  if (next != 0) store<u32>(next + HD_PREV, prev);
+  blockFree(h, 0);
+  lockDrop(l);
 }
 
 // Under WORD: counts the node as a holder and links it into the hold list.
@@ -631,22 +677,47 @@ export function leave(thr: usize, l: usize): void {
 
 // ---------------------------------------------------------------- owner death
 
+// Bounded attempt at a spin word: reap() must never wait for a word that
+// another dead, not yet reaped, thread holds (it would wait for ever).
+function wordTry(w: usize): bool {
+  if (!isShared()) return true;
+  for (let i = 0; i < 1024; i++) {
+    if (atomic.load<u32>(w) == 0 && atomic.cmpxchg<u32>(w, 0, 1) == 0) return true;
+  }
+  return false;
+}
+
 /** Releases every hold and withdraws every waiter of the dead thread `dead`,
  *  on every lock, and grants what that lets through (the next holders of a
  *  lock whose holder died see ABANDONED). Run by a live thread `thr` after
- *  `dead` has stopped for good. Returns self-grants, or -1 if already reaped. */
+ *  `dead` has stopped for good. Returns self-grants (>= 0); ERR_RETRY when a
+ *  word it needs is held (perhaps by another dead thread, reaped next): call
+ *  again later, the work done so far stands; -1 once reaped. */
 export function reap(thr: usize, dead: usize): i32 {
-  if (atomic.cmpxchg<u32>(dead + R_ALIVE, 1, 0) != 1) return -1;
+  const state = atomic.load<u32>(dead + R_ALIVE);
+  if (state == 0) return -1;
+  if (state == 1 && atomic.cmpxchg<u32>(dead + R_ALIVE, 1, 2) != 1) return -1;
   let mine = 0;
   // A word the dead thread held (see enterWord) is ours now: take it over.
   const inside = <usize>load<u32>(dead + R_INSIDE);
-  store<u32>(dead + R_INSIDE, 0);
-  if (inside == H_ALLOC) store<u32>(thr + R_INSIDE, H_ALLOC);
-  else enterWord(thr, H_ALLOC);
+  if (inside == H_ALLOC) {
+    store<u32>(dead + R_INSIDE, 0);
+  } else if (!wordTry(H_ALLOC)) {
+    return ERR_RETRY;
+  }
+  store<u32>(thr + R_INSIDE, H_ALLOC);
+  let incomplete = false;
   let l = <usize>load<u32>(H_LOCKS);
   while (l != 0) {
-    if (inside != l) wordLock(l);
-    let touched = false;
+    // The lock the dead thread was inside may be half way through a grant
+    // loop: always finish it.
+    let touched = inside == l;
+    if (touched) store<u32>(dead + R_INSIDE, 0);
+    else if (!wordTry(l)) {
+      incomplete = true;
+      l = <usize>load<u32>(l + L_LNEXT);
+      continue;
+    }
     let p = <usize>load<u32>(l + L_HOLDS);
     while (p != 0) {
       const next = <usize>load<u32>(p + N_HNEXT);
@@ -683,27 +754,46 @@ export function reap(thr: usize, dead: usize): i32 {
     if (touched) wakeWatchers(l);
     l = <usize>load<u32>(l + L_LNEXT);
   }
+  if (incomplete) {
+    exitWord(thr, H_ALLOC);
+    trimCache(thr);
+    return ERR_RETRY; // the binding drains its inbox after every reap() anyway
+  }
+  // The references the dead thread held on shared locks.
+  let h = <usize>load<u32>(dead + R_HANDLES);
+  while (h != 0) {
+    const next = <usize>load<u32>(h + HD_NEXT);
+    const l = <usize>load<u32>(h + HD_LOCK);
+    store<u32>(dead + R_HANDLES, next);
+    blockFreeLocked(h, 0);
+    if (atomic.sub<u32>(l + L_REFS, 1) == 1) {
+      const t = lockFreeLocked(l);
+      if (atomic.sub<u32>(t + T_REFS, 1) == 1) blockFreeLocked(t, max(1, classOf(T_CONFLICT + 8 * load<u32>(t + T_NMODES))));
+    }
+    h = next;
+  }
   // The dead thread's node cache goes back to the global list.
   let c = <usize>load<u32>(dead + R_CACHE);
   while (c != 0) {
     const next = <usize>load<u32>(c + N_LOCK);
+    store<u32>(dead + R_CACHE, next);
     blockFreeLocked(c, 0);
     c = next;
   }
-  store<u32>(dead + R_CACHE, 0);
   store<u32>(dead + R_NCACHE, 0);
   // Nodes granted to it but never taken from its inbox were released above.
   atomic.store<u32>(dead + R_INBOX, 0);
+  atomic.store<u32>(dead + R_ALIVE, 0);
   exitWord(thr, H_ALLOC);
   trimCache(thr);
   return mine;
 }
 
-/** The thread record whose TID is tid and that is still alive, or 0. */
+/** The thread record whose TID is tid and that is not yet reaped, or 0. */
 export function findThread(tid: i32): usize {
   wordLock(H_ALLOC);
   let t = <usize>load<u32>(H_THREADS);
-  while (t != 0 && !(load<i32>(t + R_TID) == tid && atomic.load<u32>(t + R_ALIVE) == 1)) {
+  while (t != 0 && !(load<i32>(t + R_TID) == tid && atomic.load<u32>(t + R_ALIVE) != 0)) {
     t = <usize>load<u32>(t + R_NEXT);
   }
   wordUnlock(H_ALLOC);

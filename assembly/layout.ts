@@ -141,18 +141,19 @@ export const T_REFS = 4;
 export const T_CONFLICT = 8;
 export const MAX_MODES = 32;
 
-// Thread record: one per attached thread (JS realm) per engine.
+// Thread record: one per attached thread (JS realm) per engine; 64 bytes.
 //
 //   off  field   meaning                                   writer
 //   0    WAKE    bumped after every push to INBOX          granters (atomic add)
 //   4    INBOX   stack of nodes granted to this thread     granters push (cmpxchg),
 //                                                          owner takes all (xchg)
 //   8    TID     caller-supplied id (worker threadId)      at attach
-//   12   ALIVE   1 while attached; 0 once reaped           attach / reap
+//   12   ALIVE   1 attached, 2 being reaped, 0 reaped      attach / reap
 //   16   INSIDE  spin word this thread holds (see enterWord) owner only
 //   20   NEXT    next thread record                        under header ALLOC
 //   24   CACHE   free nodes kept by this thread            owner only
 //   28   NCACHE  how many                                  owner only
+//   32   HANDLES this thread's handles on shared locks     owner only (reaper once dead)
 export const R_WAKE = 0;
 export const R_INBOX = 4;
 export const R_TID = 8;
@@ -161,7 +162,18 @@ export const R_INSIDE = 16;
 export const R_NEXT = 20;
 export const R_CACHE = 24;
 export const R_NCACHE = 28;
-export const THREAD_SIZE = 32;
+export const R_HANDLES = 32;
+export const THREAD_SIZE = 64;
+
+// Handle: one per (thread, shared lock) pair, holding one of the lock's REFS,
+// so that the reaper can drop the references of a thread that died. A 32-byte
+// block of class 0 (word 0 is left alone: it is a node's CTL and generation).
+//   8    LOCK   the lock referenced                        handleNew
+//   12   PREV   the thread's handle list                   owner thread only
+//   16   NEXT
+export const HD_LOCK = 8;
+export const HD_PREV = 12;
+export const HD_NEXT = 16;
 export const THREAD_CACHE_MAX = 64;
 
 // acquire() results: a node pointer (32-byte aligned, so the low bits are free)
@@ -176,3 +188,4 @@ export const ERR_MODE = -3; // mode index out of range
 export const ERR_WEIGHT = -4; // weight < 1 or above the mode's limit
 export const ERR_GRANTED = -5; // cancel lost: the grant won the race
 export const ERR_BUSY = -6; // lock still has holders or waiters
+export const ERR_RETRY = -7; // reap: a word it needs is busy; call again later

@@ -9,6 +9,7 @@ import { isMainThread, threadId } from "node:worker_threads";
 import {
   CTL_GEN_SHIFT,
   ERR_NOMEM,
+  ERR_RETRY,
   H_ID,
   H_MAGIC,
   H_MAXBYTES,
@@ -37,6 +38,8 @@ export interface EngineExports {
   lockNew(t: number): number;
   lockRetain(l: number): void;
   lockDrop(l: number): void;
+  handleNew(thr: number, l: number): number;
+  handleDrop(thr: number, h: number): void;
   acquire(thr: number, l: number, m: number, w: number): number;
   tryAcquire(thr: number, l: number, m: number, w: number): number;
   canAcquire(l: number, m: number, w: number): number;
@@ -423,7 +426,13 @@ export class Engine {
       const dead = this.x.findThread(tid);
       if (dead === 0 || dead === this.thr) return;
       const r = this.x.reap(this.thr, dead);
-      if (r > 0) this.drain();
+      this.drain();
+      if (r === ERR_RETRY) {
+        // A word it needs is held, perhaps by another dead thread whose exit
+        // event comes next: try again shortly (the timer keeps us alive).
+        setTimeout(() => this.reapThread(tid), 1);
+        return;
+      }
     }
   }
 }
@@ -447,6 +456,10 @@ function watchWorkers(): void {
     });
   });
 }
+
+// Watch from the start: a Worker spawned before anything was shared may be
+// handed a lock later, and must be reaped like any other.
+watchWorkers();
 
 /** @internal For tests: whether this is the main thread. */
 export const onMainThread = isMainThread;

@@ -64,7 +64,7 @@ export interface ModeSpec<M extends string> {
   limit?: number;
 }
 
-export type ModeTable<M extends string> = { readonly [K in M]: ModeSpec<M> };
+export type ModeTable<M extends string> = { readonly [K in M]: ModeSpec<NoInfer<M>> };
 
 export interface QueryEntry<M extends string> {
   mode: M;
@@ -104,10 +104,9 @@ const MAX_TIMER_MS = 0x7fffffff;
 
 // Drops the engine's handle on locks that became unreachable.
 const finalizer = new FinalizationRegistry<Cell>((h) => {
-  if (h.ptr <= 0) return; // dormant: nothing to free
   const known = h.engine.locks.get(h.ptr);
   if (known !== undefined && known.deref() === undefined) h.engine.locks.delete(h.ptr);
-  h.engine.x.lockDrop(h.ptr);
+  h.engine.x.handleDrop(h.engine.thr, h.handle);
 });
 
 /** Turns a user's mode table into rows of masks and limits, checking everything. */
@@ -322,15 +321,16 @@ export function rejecting<T>(start: () => Promise<T>): Promise<T> {
   }
 }
 
-// A lock's block in shared memory, as the finalizer sees it.
+// A pinned lock's reference (an engine handle record), as the finalizer sees it.
 interface Cell {
   engine: Engine;
   ptr: number;
+  handle: number;
 }
 
 const DISPOSED = -1;
 
-/** @internal The shared machinery of every lock type.
+/** The shared machinery of every lock type (not constructed directly).
  *
  *  A lock that was never shared occupies shared memory only while it is in
  *  use: its block is created by the first request, and once the last request
@@ -366,7 +366,7 @@ export abstract class LockCore {
       this.value = adopt.value;
       this.pinned = false;
       this.table = this.engine.view(adopt.ptr)[(adopt.ptr + L_TABLE) >> 2];
-      this.#pin(adopt.ptr);
+      this.#pin(adopt.ptr, false);
     } else {
       if (opts !== undefined && (opts === null || typeof opts !== "object"))
         throw typeError("options must be an object");
@@ -380,12 +380,18 @@ export abstract class LockCore {
   }
 
   // From now on other threads may know the block's address: keep it until
-  // this object is disposed or collected.
-  #pin(l: number): void {
+  // this object is disposed or collected. The reference is held through a
+  // handle record of this thread, which the reaper drops if the thread dies.
+  // `owned`: this object already holds the reference lockNew() returned.
+  #pin(l: number, owned: boolean): void {
+    const e = this.engine;
+    const handle = e.x.handleNew(e.thr, l);
+    if (handle === 0) throw engineError(ERR_NOMEM, e.maxMemoryBytes);
+    if (owned) e.x.lockDrop(l); // the handle's reference replaces it
     this.pinned = true;
-    this.#cell = { engine: this.engine, ptr: l };
+    this.#cell = { engine: e, ptr: l, handle };
     finalizer.register(this, this.#cell, this);
-    this.engine.locks.set(l, new WeakRef(this));
+    e.locks.set(l, new WeakRef(this));
   }
 
   /** @internal The lock's block, created if dormant; throws once disposed. */
@@ -640,7 +646,7 @@ export abstract class LockCore {
       );
     }
     const l = this.block();
-    if (!this.pinned) this.#pin(l);
+    if (!this.pinned) this.#pin(l, true);
     return {
       ringlock: "lock",
       kind,
@@ -660,9 +666,11 @@ export abstract class LockCore {
     }
     finalizer.unregister(this);
     this.ptr = DISPOSED;
-    if (this.#cell !== undefined) this.#cell.ptr = 0;
-    if (l > 0) {
+    const cell = this.#cell;
+    if (cell !== undefined) {
       this.engine.locks.delete(l);
+      this.engine.x.handleDrop(this.engine.thr, cell.handle);
+    } else if (l > 0) {
       this.engine.x.lockDrop(l);
     }
   }
@@ -714,7 +722,6 @@ export function adoptShared<L extends LockCore>(shared: unknown, kind: string, m
     }
     return known as L;
   }
-  engine.x.lockRetain(ptr);
   return make({ engine, ptr, rows, value: s.value });
 }
 

@@ -32,6 +32,39 @@ console.log(JSON.stringify({ lockedAfterHandoff: await waiter, locked: m.locked,
   );
   const result = execFileSync(process.execPath, ["use.mjs"], { cwd: dir, encoding: "utf8" });
   expect(JSON.parse(result)).toEqual({ lockedAfterHandoff: true, locked: false, available: 2 });
+  // The published types: a TypeScript consumer compiles against them.
+  writeFileSync(
+    join(dir, "use.ts"),
+    `import { Engine, FifoLock, type Guard, Mutex, RWLock, Semaphore, TimeoutError } from "ringlock";
+const m = new Mutex<{ n: number }>({ value: { n: 1 } });
+const shared = m.share();
+const again: Mutex<{ n: number }> = Mutex.from(shared);
+const waiting: number = m.waiting + again.waiting;
+const f = new FifoLock({ r: { conflicts: ["w"] }, w: { conflicts: ["w"] } });
+async function main(): Promise<void> {
+  const g: Guard<{ n: number }> = await m.acquire({ timeout: 5 });
+  g.value.n += waiting;
+  g.release();
+  const r = await new RWLock({ engine: new Engine({ spinMicros: 0 }) }).read();
+  r.release();
+  (await f.acquire("r")).release();
+  new Semaphore(2).tryAcquire(2)?.release();
+  m.dispose();
+  console.log(new TimeoutError(1).name, f.query().held.length);
+}
+void main();
+`,
+  );
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  const args = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext"];
+  execFileSync(
+    process.execPath,
+    [tsc, ...args, "--target", "es2022", "--lib", "es2022,dom,esnext.disposable", "use.ts"],
+    {
+      cwd: dir,
+      encoding: "utf8",
+    },
+  );
   const files = execFileSync("tar", ["-tzf", join(dir, tgz as string)], { encoding: "utf8" }).split("\n");
   expect(files).toContain("package/build/ringlock.wasm");
   expect(files).toContain("package/dist/bindings/index.d.ts");
