@@ -145,24 +145,44 @@ export function normaliseModes(modes: unknown): NormalMode[] {
   return rows;
 }
 
-class LockGuard<T> implements Guard<T> {
-  #lock: LockCore | null;
-  readonly #names: readonly string[];
+// A request, first queued (a waiter the engine's grant or its cancellation
+// settles) and then granted (the guard its promise resolves to). One object
+// serves both, so a handoff allocates nothing: in a drain of 100k waiters that
+// keeps the young generation, and so the garbage collector, out of the way.
+// One lives per queued request, so it is kept to five fields; mode and
+// generation come from the node's CTL word, and the promise's reject function
+// is not kept (a cancel resolves the promise with a rejected one instead).
+class Ticket<T = unknown> implements Guard<T>, GrantSink {
+  readonly #lock: LockCore;
   readonly #node: number;
-  // The node's CTL word at grant time: generation, mode and abandoned flag.
-  readonly #ctl: number;
-  readonly weight: number;
+  // 0 while queued; the node's CTL word once granted (generation, mode,
+  // abandoned), with RELEASED set once released.
+  #ctl: number;
+  // The promise's resolve function while queued; the granted weight after.
+  #aux: ((g: Guard | Promise<never>) => void) | number;
+  // Timer and abort listener while queued; only when a timeout or signal is given.
+  /** @internal */ extra: WaiterExtra | undefined = undefined;
 
   constructor(lock: LockCore, node: number, ctl: number, weight: number) {
     this.#lock = lock;
-    this.#names = lock.names;
     this.#node = node;
     this.#ctl = ctl;
-    this.weight = weight;
+    this.#aux = weight;
+  }
+
+  /** @internal A queued request's promise; settles with this ticket as the guard. */
+  promise(): Promise<Guard> {
+    return new Promise<Guard>((resolve) => {
+      this.#aux = resolve;
+    });
   }
 
   get mode(): string {
-    return this.#names[(this.#ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK];
+    return this.#lock.names[(this.#ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK];
+  }
+
+  get weight(): number {
+    return typeof this.#aux === "number" ? this.#aux : 0;
   }
 
   get abandoned(): boolean {
@@ -170,15 +190,16 @@ class LockGuard<T> implements Guard<T> {
   }
 
   get released(): boolean {
-    return this.#lock === null;
+    return (this.#ctl & RELEASED) !== 0;
   }
 
   release(): void {
+    const ctl = this.#ctl;
+    if ((ctl & RELEASED) !== 0 || ctl === 0) return;
+    this.#ctl = ctl | RELEASED;
     const lock = this.#lock;
-    if (lock === null) return;
-    this.#lock = null;
     try {
-      lock.engine.release(this.#node, this.#ctl >>> CTL_GEN_SHIFT);
+      lock.engine.release(this.#node, ctl >>> CTL_GEN_SHIFT);
     } finally {
       lock.settled();
     }
@@ -189,60 +210,46 @@ class LockGuard<T> implements Guard<T> {
   }
 
   get value(): T {
-    const lock = this.#lock;
-    if (lock === null) throw new LockError("ERR_RINGLOCK_RELEASED", "ringlock: guard used after release");
-    return lock.value as T;
+    if ((this.#ctl & RELEASED) !== 0) throw usedAfterRelease();
+    return this.#lock.value as T;
   }
 
   set value(v: T) {
-    const lock = this.#lock;
-    if (lock === null) throw new LockError("ERR_RINGLOCK_RELEASED", "ringlock: guard used after release");
+    if ((this.#ctl & RELEASED) !== 0) throw usedAfterRelease();
     if (this.mode === "read") throw typeError("a read guard cannot replace the guarded value");
-    lock.value = v;
+    this.#lock.value = v;
   }
-}
-
-// A queued request: the engine's grant (or its cancellation) settles it. One
-// lives per queued request, so it is kept to four fields: mode, weight and
-// generation are read back from the node in shared memory, which stays put
-// until the request settles; and the promise's reject function is not kept
-// (a cancel resolves the promise with a rejected one instead).
-class Waiter implements GrantSink {
-  resolve!: (g: Guard | Promise<never>) => void;
-  // Timer and abort listener; allocated only when a timeout or signal is given.
-  extra: WaiterExtra | undefined = undefined;
-  constructor(
-    readonly lock: LockCore,
-    readonly node: number,
-  ) {}
 
   /** Whether the request has settled (granted or cancelled). */
   get done(): boolean {
-    return this.lock.engine.parked(this.node) !== this;
+    return this.#lock.engine.parked(this.#node) !== this;
   }
 
   granted(node: number, ctl: number): void {
     if (this.extra !== undefined) this.#cleanup();
-    const lock = this.lock;
-    this.resolve(new LockGuard(lock, node, ctl, lock.engine.view(node)[(node + N_WEIGHT) >> 2] >>> 0));
+    const resolve = this.#aux as (g: Guard) => void;
+    this.#aux = this.#lock.engine.view(node)[(node + N_WEIGHT) >> 2] >>> 0;
+    this.#ctl = ctl;
+    resolve(this);
   }
 
   // Timeout or abort. The engine decides who won: if the grant did, the abort
   // is ignored and the grant is delivered instead. The node's generation is
   // read back from memory: it changes only when the node is freed, which
-  // cannot happen while this waiter is parked on it.
+  // cannot happen while this request is parked on it.
   cancel(reason: unknown): void {
-    const e = this.lock.engine;
-    const r = e.x.cancel(e.thr, this.node, e.gen(this.node));
+    const e = this.#lock.engine;
+    const node = this.#node;
+    const r = e.x.cancel(e.thr, node, e.gen(node));
     if (r === ERR_GRANTED) {
       e.drain();
       return;
     }
     this.#cleanup();
-    e.unpark(this.node);
-    this.resolve(Promise.reject(reason));
+    e.unpark(node);
+    (this.#aux as (g: Promise<never>) => void)(Promise.reject(reason));
     if (r > 0) e.drain();
-    this.lock.settled();
+    this.#lock.settled();
   }
 
   setTimer(ms: number): void {
@@ -262,10 +269,18 @@ class Waiter implements GrantSink {
   #cleanup(): void {
     const x = this.extra;
     if (x === undefined) return;
+    this.extra = undefined;
     if (x.timer !== undefined) clearTimeout(x.timer);
     x.long?.clear();
     if (x.signal !== undefined && x.listener !== undefined) x.signal.removeEventListener("abort", x.listener);
   }
+}
+
+// Set in a released ticket's CTL copy: state bits 3 never occur in the engine.
+const RELEASED = 1;
+
+function usedAfterRelease(): LockError {
+  return new LockError("ERR_RINGLOCK_RELEASED", "ringlock: guard used after release");
 }
 
 /** setTimeout without its 2^31 - 1 ms cap (a longer delay would fire after
@@ -284,7 +299,7 @@ class Deadline {
   }
 }
 
-function timedOut(w: Waiter, ms: number): void {
+function timedOut(w: Ticket, ms: number): void {
   w.cancel(new TimeoutError(ms));
 }
 
@@ -305,6 +320,16 @@ function checkOptions(o: AcquireOptions): Error | undefined {
     return rangeError(`timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
   }
   return undefined;
+}
+
+// Why a request with these options is refused before it starts (bad options,
+// or an already-aborted signal: its reason), or undefined. An aborted signal's
+// reason is never undefined (abort() without one gives an AbortError).
+function refusal(o: AcquireOptions | undefined): unknown {
+  if (o === undefined) return undefined;
+  const bad = checkOptions(o);
+  if (bad !== undefined) return bad;
+  return o.signal?.aborted ? o.signal.reason : undefined;
 }
 
 function disposed(): TypeError {
@@ -456,15 +481,10 @@ export abstract class LockCore {
 
   /** @internal */
   acquireIndex(m: number, w: number, o: AcquireOptions | undefined): Promise<Guard> {
-    let timeout: number | undefined;
-    let signal: AbortSignal | undefined;
-    if (o !== undefined) {
-      const bad = checkOptions(o);
-      if (bad !== undefined) return Promise.reject(bad);
-      signal = o.signal;
-      timeout = o.timeout;
-      if (signal?.aborted) return Promise.reject(signal.reason);
-    }
+    const no = refusal(o);
+    if (no !== undefined) return Promise.reject(no);
+    const signal = o?.signal;
+    const timeout = o?.timeout;
     let l = this.ptr;
     if (l <= 0) {
       if (l === DISPOSED) return Promise.reject(disposed());
@@ -482,13 +502,11 @@ export abstract class LockCore {
       return Promise.reject(engineError(r, e.maxMemoryBytes));
     }
     if ((r & QUEUED_BIT) === 0) {
-      return Promise.resolve(new LockGuard(this, r, e.view(r)[(r + N_CTL) >> 2], w));
+      return Promise.resolve(new Ticket(this, r, e.view(r)[(r + N_CTL) >> 2], w));
     }
     const node = r & ~QUEUED_BIT;
-    const waiter = new Waiter(this, node);
-    const p = new Promise<Guard>((resolve) => {
-      waiter.resolve = resolve;
-    });
+    const waiter = new Ticket(this, node, 0, 0);
+    const p = waiter.promise();
     e.park(node, waiter);
     if (timeout === 0) {
       waiter.cancel(new TimeoutError(0));
@@ -512,7 +530,7 @@ export abstract class LockCore {
       if (r === 0) return null;
       throw engineError(r, e.maxMemoryBytes);
     }
-    return new LockGuard(this, r, e.view(r)[(r + N_CTL) >> 2], w);
+    return new Ticket(this, r, e.view(r)[(r + N_CTL) >> 2], w);
   }
 
   /** @internal */
@@ -544,15 +562,10 @@ export abstract class LockCore {
 
   /** @internal Resolves the next time tryAcquire(m, w) would succeed (a hint: no reservation). */
   whenIndex(m: number, w: number, o: AcquireOptions | undefined): Promise<void> {
-    let signal: AbortSignal | undefined;
-    let timeout: number | undefined;
-    if (o !== undefined) {
-      const bad = checkOptions(o);
-      if (bad !== undefined) return Promise.reject(bad);
-      signal = o.signal;
-      timeout = o.timeout;
-      if (signal?.aborted) return Promise.reject(signal.reason);
-    }
+    const no = refusal(o);
+    if (no !== undefined) return Promise.reject(no);
+    const signal = o?.signal;
+    const timeout = o?.timeout;
     const l = this.ptr;
     if (l === DISPOSED) return Promise.reject(disposed());
     const e = this.engine;
