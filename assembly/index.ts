@@ -598,7 +598,10 @@ export function release(thr: usize, node: usize, gen: u32): i32 {
   const m = (ctl0 >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
   removeHold(l, node, m, load<u32>(node + N_WEIGHT));
   nodeFree(thr, node);
-  const mine = grantWaiters(thr, l);
+  // Test the head here, not only in grantWaiters: with nobody queued this
+  // critical section then makes no call, so a terminated worker cannot stop
+  // inside it (V8 checks for termination at calls and loop back-edges).
+  const mine = load<u32>(l + L_HEAD) != 0 ? grantWaiters(thr, l) : 0;
   changed(l);
   exitWord(thr, l);
   wakeWatchers(l);
