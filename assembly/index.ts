@@ -237,6 +237,10 @@ function blockFree(p: usize, cls: i32): void {
 @inline function nodeFree(thr: usize, node: usize): void {
   const ctl = load<u32>(node + N_CTL);
   store<u32>(node + N_CTL, ((ctl >>> CTL_GEN_SHIFT) + 1) << CTL_GEN_SHIFT);
+  cachePush(thr, node);
+}
+
+@inline function cachePush(thr: usize, node: usize): void {
   store<u32>(node + N_LOCK, load<u32>(thr + R_CACHE));
   store<u32>(thr + R_CACHE, <u32>node);
   store<u32>(thr + R_NCACHE, load<u32>(thr + R_NCACHE) + 1);
@@ -302,10 +306,14 @@ export function heapTop(): u32 {
 // ---------------------------------------------------------------- mode tables
 
 /** A table of n modes, all compatible and unlimited until tableSet(). */
+// Tables never use class 0, which is kept for nodes (see the allocator).
+@inline function tableClass(n: u32): i32 {
+  return max(1, classOf(T_CONFLICT + 8 * n));
+}
+
 export function tableNew(n: i32): usize {
   if (n < 1 || n > MAX_MODES) return 0;
-  const bytes = <u32>(T_CONFLICT + 8 * n);
-  const t = blockAlloc(max(1, classOf(bytes)));
+  const t = blockAlloc(tableClass(n));
   if (t == 0) return 0;
   store<u32>(t + T_NMODES, n);
   atomic.store<u32>(t + T_REFS, 1);
@@ -329,8 +337,7 @@ export function tableRetain(t: usize): void {
 
 export function tableDrop(t: usize): void {
   if (atomic.sub<u32>(t + T_REFS, 1) == 1) {
-    const n = load<u32>(t + T_NMODES);
-    blockFree(t, max(1, classOf(T_CONFLICT + 8 * n)));
+    blockFree(t, tableClass(load<u32>(t + T_NMODES)));
   }
 }
 
@@ -558,9 +565,7 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
   if (!mayQueue) {
     exitWord(thr, l);
     // Never published: back to the cache with its generation unchanged.
-    store<u32>(node + N_LOCK, load<u32>(thr + R_CACHE));
-    store<u32>(thr + R_CACHE, <u32>node);
-    store<u32>(thr + R_NCACHE, load<u32>(thr + R_NCACHE) + 1);
+    cachePush(thr, node);
     return 0;
   }
   store<u32>(node + N_CTL, gen | (m << CTL_MODE_SHIFT) | ST_WAITING);
@@ -629,9 +634,8 @@ export function cancel(thr: usize, node: usize, gen: u32): i32 {
   return mine;
 }
 
-// Under WORD: removes a WAITING node, frees it into thr's cache and, if it was
-// the head, lets the followers it was blocking through.
-function unqueue(thr: usize, l: usize, node: usize): i32 {
+// Under WORD: takes a WAITING node out of the queue; returns its predecessor.
+@inline function unlinkWaiter(l: usize, node: usize): u32 {
   const prev = load<u32>(node + N_PREV);
   const next = load<u32>(node + N_NEXT);
   if (prev != 0) store<u32>(prev + N_NEXT, next);
@@ -639,6 +643,13 @@ function unqueue(thr: usize, l: usize, node: usize): i32 {
   if (next != 0) store<u32>(next + N_PREV, prev);
   else store<u32>(l + L_TAIL, prev);
   store<u32>(l + L_NWAIT, load<u32>(l + L_NWAIT) - 1);
+  return prev;
+}
+
+// Under WORD: removes a WAITING node, frees it into thr's cache and, if it was
+// the head, lets the followers it was blocking through.
+function unqueue(thr: usize, l: usize, node: usize): i32 {
+  const prev = unlinkWaiter(l, node);
   nodeFree(thr, node);
   const mine = prev == 0 ? grantWaiters(thr, l) : 0;
   changed(l);
@@ -737,12 +748,7 @@ export function reap(thr: usize, dead: usize): i32 {
     while (p != 0) {
       const next = <usize>load<u32>(p + N_NEXT);
       if (<usize>load<u32>(p + N_OWNER) == dead) {
-        const prev = load<u32>(p + N_PREV);
-        if (prev != 0) store<u32>(prev + N_NEXT, <u32>next);
-        else store<u32>(l + L_HEAD, <u32>next);
-        if (next != 0) store<u32>(next + N_PREV, prev);
-        else store<u32>(l + L_TAIL, prev);
-        store<u32>(l + L_NWAIT, load<u32>(l + L_NWAIT) - 1);
+        unlinkWaiter(l, p);
         nodeFree(thr, p);
         touched = true;
       }
@@ -771,7 +777,7 @@ export function reap(thr: usize, dead: usize): i32 {
     blockFreeLocked(h, 0);
     if (atomic.sub<u32>(l + L_REFS, 1) == 1) {
       const t = lockFreeLocked(l);
-      if (atomic.sub<u32>(t + T_REFS, 1) == 1) blockFreeLocked(t, max(1, classOf(T_CONFLICT + 8 * load<u32>(t + T_NMODES))));
+      if (atomic.sub<u32>(t + T_REFS, 1) == 1) blockFreeLocked(t, tableClass(load<u32>(t + T_NMODES)));
     }
     h = next;
   }

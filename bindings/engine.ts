@@ -5,7 +5,7 @@
 // waits of workers that die.
 
 import { existsSync, readFileSync } from "node:fs";
-import { isMainThread, threadId } from "node:worker_threads";
+import { threadId } from "node:worker_threads";
 import {
   CTL_GEN_SHIFT,
   ERR_NOMEM,
@@ -369,7 +369,6 @@ export class Engine {
     if (this.#shared) return;
     this.#shared = true;
     this.x.markShared();
-    watchWorkers();
     if (this.#pending > 0) {
       this.#hold();
       this.#arm();
@@ -460,6 +459,3 @@ function watchWorkers(): void {
 // Watch from the start: a Worker spawned before anything was shared may be
 // handed a lock later, and must be reaped like any other.
 watchWorkers();
-
-/** @internal For tests: whether this is the main thread. */
-export const onMainThread = isMainThread;
