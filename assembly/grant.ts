@@ -10,4 +10,3 @@ export function grantable(l: usize, t: usize, n: u32, m: u32, w: u32): bool {
   const held = load<u32>(l + L_HELD + (m << 2));
   return (load<u32>(l + L_MASK) & conflicts) == 0 && <u64>held + <u64>w <= <u64>limit;
 }
-

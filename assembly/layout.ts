@@ -9,30 +9,35 @@
 //   | header    | heap: 32-byte aligned blocks of 32 << class bytes |
 //   +-----------+--------------------------------------------------+
 //
-// Header (u32 words, all accessed atomically):
+// Header (u32 words, all accessed atomically or under ALLOC):
 //
 //   off  field        writer
 //   0    MAGIC        the first init() (compare-and-swap from 0)
 //   4    VERSION      the first init()
-//   8    ALLOC        allocator spin word: 0 free, 1 held, 2 held + sleepers
-//   12   TOP          bump pointer; written only while ALLOC is held
+//   8    ALLOC        internal word (words.ts) guarding the allocator, the
+//                     registries and every REFS count
+//   12   TOP          bump pointer; under ALLOC
 //   16   MAXBYTES     the first init(); never changes
-//   20   FREE[0..5)   free-list heads per size class; only while ALLOC is held
-//   40   THREADS      head of the thread-record list; only while ALLOC is held
-//   44   LIVE         number of live blocks; only while ALLOC is held
+//   20   FREE[0..5)   free-list heads per size class; under ALLOC
+//   40   THREADS      head of the thread-record list; under ALLOC
+//   44   LIVE         number of live blocks; under ALLOC
 //   48   READY        1 once the header is initialised
-//   52   LOCKS        head of the registry of live locks; only while ALLOC is held
+//   52   LOCKS        head of the registry of live locks; under ALLOC
 //   56   ID0, ID1     random engine identity, written by the first init()
 //   64   SHARED       0 until the memory is first handed to another thread
 //                     (set by the binding's share(), never cleared). While 0,
 //                     only one thread can reach the memory, so the engine skips
-//                     its spin words and uses plain stores for its inboxes.
-//   68..128           reserved
+//                     its internal words' atomics and its inboxes' atomics.
+//   68   REAP         internal word held by the one thread reaping dead ones
+//   72   TABLES       head of the registry of mode tables; under ALLOC
+//   76   POISON       0, or the reason code of a state that recovery could
+//                     not repair: every later call fails with ERR_POISONED
+//   80..128           reserved
 //
 // A pointer is a byte offset into the memory; 0 is null (the header).
 
-export const MAGIC_VALUE = 0x524c4b31; // "RLK1"
-export const LAYOUT_VERSION = 1;
+export const MAGIC_VALUE = 0x524c4b32; // "RLK2"
+export const LAYOUT_VERSION = 2;
 export const PAGE = 65536;
 
 export const H_MAGIC = 0;
@@ -48,27 +53,37 @@ export const H_READY = H_LIVE + 4;
 export const H_LOCKS = H_READY + 4;
 export const H_ID = H_LOCKS + 4; // two u32 words
 export const H_SHARED = H_ID + 8;
+export const H_REAP = H_SHARED + 4;
+export const H_TABLES = H_REAP + 4;
+export const H_POISON = H_TABLES + 4;
 export const HEADER_SIZE = 128;
 
 export const BLOCK_SHIFT = 5; // smallest block: 32 bytes
 export const MIN_BLOCK = 1 << BLOCK_SHIFT;
 
+// Internal words (ALLOC, REAP, every lock's WORD) are stamped with their
+// holder: 0 free, else the holder's thread record | WORD_SLEEPERS. See words.ts.
+export const WORD_SLEEPERS = 1;
+export const WORD_OWNER_MASK = ~31;
+
 // Waiter/hold node: one 32-byte block per request that is queued or held.
 //
 //   off  field   meaning                                   writer
 //   0    CTL     state | abandoned << 2 | mode << 3 | gen << 8
-//                                                          only under the lock's WORD
-//   4    LOCK    lock this node belongs to                 at allocation, by the owner
-//   8    PREV    queue link (WAITING only)                 under the lock's WORD
-//   12   NEXT    queue link while WAITING; inbox link once
-//                GRANTED (pushed by the granter, popped by the owner thread)
-//   16   OWNER   thread record of the requesting thread    at allocation, by the owner
-//   20   WEIGHT  requested weight                          at allocation, by the owner
-//   24   HPREV   the lock's hold list (HELD only)           under the lock's WORD
-//   28   HNEXT
+//                                                          under the lock's WORD
+//   4    LOCK    lock this node belongs to; while FREE,    owner, before publishing
+//                the cache / free-list link
+//   8    PREV    queue link (derived: repair rebuilds it)  under WORD
+//   12   NEXT    queue link while WAITING (authoritative); inbox link once
+//                GRANTED (pushed by the granter, taken by the owner thread)
+//   16   OWNER   thread record of the requesting thread    owner, before publishing
+//   20   WEIGHT  requested weight                          owner, before publishing
+//   24   HPREV   hold list back link (derived)             under WORD
+//   28   HNEXT   hold list link (authoritative)            under WORD
 //
 // CTL state table:
-//   FREE    node is on a free list; gen was bumped when it got there
+//   FREE    in a thread's cache or a free list, or in flight (named by its
+//           thread's intent record); gen was bumped when it got there
 //   WAITING queued on LOCK; only WAITING -> HELD (grant) or -> FREE (cancel)
 //   HELD    granted; only HELD -> FREE (release or reap)
 export const N_CTL = 0;
@@ -90,29 +105,31 @@ export const CTL_MODE_SHIFT = 3;
 export const CTL_MODE_MASK = 31;
 export const CTL_GEN_SHIFT = 8;
 
-// Lock: 56 bytes of header, then one u32 held weight per mode.
+// Lock: 60 bytes of header, then one u32 held weight per mode.
 //
 //   off  field     meaning                                  writer
-//   0    WORD      internal spin word: 0 free, 1 held,      any thread (cmpxchg)
-//                  2 held + sleepers
+//   0    WORD      internal word (stamped with its holder)  any thread (words.ts)
 //   4    TABLE     mode table (immutable, ref-counted)      lockNew
-//   8    MASK      bit m set iff HELD[m] > 0                 under WORD
-//   12   HEAD      first waiter (0: queue empty)            under WORD
-//   16   TAIL      last waiter                              under WORD
-//   20   NWAIT     number of waiters                        under WORD
-//   24   REFS      handles to this lock in all threads      atomic add
+//   8    MASK      bit m set iff HELD[m] > 0 (derived)      under WORD
+//   12   HEAD      first waiter (authoritative)             under WORD
+//   16   TAIL      last waiter (derived)                    under WORD
+//   20   NWAIT     number of waiters (derived)              under WORD
+//   24   REFS      references: CREATOR's and handles'       under ALLOC
 //   28   FLAGS     bit 0: a holder died (abandoned)         under WORD
-//   32   VERSION   bumped whenever a try could newly pass   under WORD (atomic add)
+//   32   VERSION   bumped whenever a try could newly pass   under WORD
 //   36   WATCH     threads parked on VERSION                atomic add
-//   40   NHOLD     number of HELD nodes                     under WORD
-//   44   HOLDS     head of the hold list (HPREV/HNEXT)      under WORD
-//   48   LPREV     registry of live locks                   under header ALLOC
+//   40   NHOLD     number of HELD nodes (derived)           under WORD
+//   44   HOLDS     head of the hold list (authoritative)    under WORD
+//   48   LPREV     registry of live locks                   under ALLOC
 //   52   LNEXT
-//   56   HELD[n]   weight held per mode                     under WORD
+//   56   CREATOR   thread whose creation reference is still  under ALLOC
+//                  its own (not yet turned into a handle), or 0
+//   60   HELD[n]   weight held per mode (derived)           under WORD
 //
-// "under WORD" fields are read and written with plain accesses while WORD is
-// held (its cmpxchg/xchg order them); lock-free readers (the JS getters) use
-// atomic loads and may see a value one step old.
+// "Authoritative" fields are changed by single stores that commit a step;
+// "derived" ones can be recomputed from them, which is how recovery repairs a
+// lock whose WORD holder died (queue.ts, repairLock). Lock-free readers (the
+// JS getters) use atomic loads and may see a value one step old.
 export const L_WORD = 0;
 export const L_TABLE = 4;
 export const L_MASK = 8;
@@ -127,49 +144,85 @@ export const L_NHOLD = 40;
 export const L_HOLDS = 44;
 export const L_LPREV = 48;
 export const L_LNEXT = 52;
-export const L_HELD = 56;
+export const L_CREATOR = 56;
+export const L_HELD = 60;
 export const LF_ABANDONED = 1;
 
-// Mode table: immutable once published.
+// Mode table: immutable once filled; in the TABLES registry.
 //
 //   0    NMODES    number of modes (1..32)
-//   4    REFS      locks using this table + handles in JS
-//   8    CONFLICT[n]  conflict mask per mode (symmetric)
-//   8+4n LIMIT[n]     weight limit per mode (>= 1)
+//   4    REFS      locks using it + its creator's reference    under ALLOC
+//   8    CREATOR   thread holding the creator reference, or 0 under ALLOC
+//   12   NEXT      TABLES registry link                        under ALLOC
+//   16   CONFLICT[n]  conflict mask per mode (symmetric)
+//   16+4n LIMIT[n]    weight limit per mode (>= 1)
 export const T_NMODES = 0;
 export const T_REFS = 4;
-export const T_CONFLICT = 8;
+export const T_CREATOR = 8;
+export const T_NEXT = 12;
+export const T_CONFLICT = 16;
 export const MAX_MODES = 32;
 
-// Thread record: one per attached thread (JS realm) per engine; 64 bytes.
+// Thread record: one per attached thread (JS realm) per engine; 512 bytes.
 //
 //   off  field   meaning                                   writer
 //   0    WAKE    bumped after every push to INBOX          granters (atomic add)
 //   4    INBOX   stack of nodes granted to this thread     granters push (cmpxchg),
 //                                                          owner takes all (xchg)
-//   8    TID     caller-supplied id (worker threadId)      at attach
-//   12   ALIVE   1 attached, 2 being reaped, 0 reaped      attach / reap
-//   16   INSIDE  spin word this thread holds (see enterWord) owner only
-//   20   NEXT    next thread record                        under header ALLOC
-//   24   CACHE   free nodes kept by this thread            owner only
-//   28   NCACHE  how many                                  owner only
-//   32   HANDLES this thread's handles on shared locks     owner only (reaper once dead)
+//   8    TID     caller-supplied id (worker threadId)      attach
+//   12   ALIVE   state: ALIVE, DEAD (to be reaped)         attach / markDead
+//   16   RESCAN  1: a grant's delivery may have been lost; recoverers set it,
+//                the owner clears it and rescans its waits
+//   20   NEXT    next thread record                        under ALLOC
+//   24   CACHE   free nodes kept by this thread (chain via N_LOCK; authoritative)
+//                                                          owner; reapers once dead
+//   28   NCACHE  how many (derived)                        owner
+//   32   HANDLES this thread's handles on shared locks     under ALLOC
+//   36   CANBLOCK 1 if this thread may block in atomic.wait attach
+//   40   OP      intent: the operation in flight (OP_*)    owner
+//   44   ILOCK   intent: the lock it works on              owner
+//   48   INODE   intent: the node it moves (its own, or a dead thread's)
+//   52   IGRANT  intent: the node a grant loop is granting  owner, under WORD
+//   56   IGEN    that node's generation                    owner, under WORD
+//   60   UNDO_N  entries in the undo log of the ALLOC transaction in flight
+//   64   UNDO[UNDO_MAX] (address, old value) pairs        owner, under ALLOC
 export const R_WAKE = 0;
 export const R_INBOX = 4;
 export const R_TID = 8;
 export const R_ALIVE = 12;
-export const R_INSIDE = 16;
+export const R_RESCAN = 16;
 export const R_NEXT = 20;
 export const R_CACHE = 24;
 export const R_NCACHE = 28;
 export const R_HANDLES = 32;
-export const THREAD_SIZE = 64;
+export const R_CANBLOCK = 36;
+export const R_OP = 40;
+export const R_ILOCK = 44;
+export const R_INODE = 48;
+export const R_IGRANT = 52;
+export const R_IGEN = 56;
+export const R_UNDO_N = 60;
+export const R_UNDO = 64;
+export const UNDO_MAX = 48;
+export const THREAD_SIZE = 512; // >= R_UNDO + 8 * UNDO_MAX
+
+export const TS_ALIVE = 1;
+export const TS_DEAD = 2;
+
+// Intent ops (R_OP). Written before the first shared write of an operation
+// and cleared after its last; see queue.ts and reaper.ts for what a recoverer
+// does with each.
+export const OP_NONE = 0;
+export const OP_REQUEST = 1; // INODE: the caller's new node for ILOCK
+export const OP_RELEASE = 2; // INODE: the caller's held node
+export const OP_CANCEL = 3; // INODE: the caller's waiting node
+export const OP_REAPNODE = 4; // INODE: a dead thread's node being removed by a reaper
 
 // Handle: one per (thread, shared lock) pair, holding one of the lock's REFS,
 // so that the reaper can drop the references of a thread that died. A 32-byte
 // block of class 0 (word 0 is left alone: it is a node's CTL and generation).
-//   8    LOCK   the lock referenced                        handleNew
-//   12   PREV   the thread's handle list                   owner thread only
+//   8    LOCK   the lock referenced                        under ALLOC
+//   12   PREV   the thread's handle list                   under ALLOC
 //   16   NEXT
 export const HD_LOCK = 8;
 export const HD_PREV = 12;
@@ -188,4 +241,6 @@ export const ERR_MODE = -3; // mode index out of range
 export const ERR_WEIGHT = -4; // weight < 1 or above the mode's limit
 export const ERR_GRANTED = -5; // cancel lost: the grant won the race
 export const ERR_BUSY = -6; // lock still has holders or waiters
-export const ERR_RETRY = -7; // reap: a word it needs is busy; call again later
+export const ERR_RETRY = -7; // an internal word stayed busy (perhaps held by a dead
+//                              thread not yet reaped): nothing was done, call again later
+export const ERR_POISONED = -8; // recovery met a state it could not repair

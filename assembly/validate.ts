@@ -4,7 +4,7 @@
 // Runs with ALLOC held, taking each lock's WORD in turn (the reap() order).
 
 import { grantable } from "./grant";
-import { enter, leave } from "./index";
+import { dropWord, takeWord } from "./words";
 import {
   CTL_MODE_MASK,
   CTL_MODE_SHIFT,
@@ -12,6 +12,11 @@ import {
   H_ALLOC,
   H_FREE,
   H_LOCKS,
+  H_THREADS,
+  R_ALIVE,
+  R_CACHE,
+  R_NEXT,
+  TS_ALIVE,
   H_TOP,
   HEADER_SIZE,
   L_HEAD,
@@ -54,15 +59,17 @@ const FAIL_NWAIT = 11; // NWAIT != queue length
 const FAIL_FIFO = 12; // queue head is grantable: the grant loop stopped early
 const FAIL_FREE_NODE = 13; // a free-list node is not FREE
 const FAIL_REGISTRY = 14; // registry links broken
+const FAIL_BUSY = 15; // an internal word stayed busy (a thread died holding it and is not reaped)
+const FAIL_CACHE_NODE = 16; // a node in a live thread's cache is not FREE
 
 @inline function inHeap(p: usize): bool {
   return p >= <usize>HEADER_SIZE && p < <usize>load<u32>(H_TOP) && (p & <usize>(MIN_BLOCK - 1)) == 0;
 }
 
 export function validate(thr: usize): i32 {
-  // Same order as reap(): ALLOC, then each lock's WORD in turn.
-  while (atomic.cmpxchg<u32>(H_ALLOC, 0, 1) != 0) {}
-  let r = checkFreeLists();
+  // Same order as the reaper: ALLOC, then each lock's WORD in turn.
+  if (!takeWord(thr, H_ALLOC)) return FAIL_BUSY;
+  let r = checkFreeLists() || checkCaches();
   let prev: usize = 0;
   let l = <usize>load<u32>(H_LOCKS);
   while (r == 0 && l != 0) {
@@ -70,13 +77,16 @@ export function validate(thr: usize): i32 {
       r = FAIL_REGISTRY;
       break;
     }
-    enter(thr, l);
+    if (!takeWord(thr, l)) {
+      r = FAIL_BUSY;
+      break;
+    }
     r = checkLock(l);
-    leave(thr, l);
+    dropWord(l);
     prev = l;
     l = <usize>load<u32>(l + L_LNEXT);
   }
-  if (atomic.xchg<u32>(H_ALLOC, 0) == 2) atomic.notify(H_ALLOC, 1);
+  dropWord(H_ALLOC);
   return r;
 }
 
@@ -86,6 +96,24 @@ function checkFreeLists(): i32 {
     if (!inHeap(p)) return FAIL_BOUNDS;
     if ((load<u32>(p + N_CTL) & CTL_STATE_MASK) != ST_FREE) return FAIL_FREE_NODE;
     p = <usize>load<u32>(p + N_LOCK);
+  }
+  return 0;
+}
+
+function checkCaches(): i32 {
+  let t = <usize>load<u32>(H_THREADS);
+  while (t != 0) {
+    if ((atomic.load<u32>(t + R_ALIVE) & 3) == TS_ALIVE) {
+      let p = <usize>load<u32>(t + R_CACHE);
+      let n: u32 = 0;
+      while (p != 0) {
+        if (!inHeap(p)) return FAIL_BOUNDS;
+        if ((load<u32>(p + N_CTL) & CTL_STATE_MASK) != ST_FREE) return FAIL_CACHE_NODE;
+        if (++n > (load<u32>(H_TOP) >>> 5)) return FAIL_CACHE_NODE;
+        p = <usize>load<u32>(p + N_LOCK);
+      }
+    }
+    t = <usize>load<u32>(t + R_NEXT);
   }
   return 0;
 }

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { threadId } from "node:worker_threads";
 import {
   CTL_GEN_SHIFT,
+  CTL_STATE_MASK,
   ERR_NOMEM,
   ERR_RETRY,
   H_ID,
@@ -17,29 +18,32 @@ import {
   LAYOUT_VERSION,
   MAGIC_VALUE,
   N_CTL,
+  N_LOCK,
   N_NEXT,
   PAGE,
   R_INBOX,
+  R_RESCAN,
   R_WAKE,
+  ST_HELD,
 } from "../assembly/layout.js";
-import { engineError, rangeError, typeError, validateFailure } from "./errors.js";
+import { busyError, engineError, rangeError, typeError, validateFailure } from "./errors.js";
 
 /** What the wasm engine exports (assembly/index.ts). Pointers are byte offsets. */
+// Exports that take an internal word return ERR_RETRY, having done nothing,
+// when the word stayed busy (its holder may be a dead thread not yet reaped).
 export interface EngineExports {
   init(maxBytes: number, id0: number, id1: number): number;
-  attach(tid: number): number;
+  attach(tid: number, canBlock: number): number;
   liveBlocks(): number;
   heapTop(): number;
-  tableNew(n: number): number;
+  tableNew(thr: number, n: number): number;
   tableSet(t: number, m: number, conflicts: number, limit: number): void;
-  tableRetain(t: number): void;
-  tableDrop(t: number): void;
+  tableDrop(thr: number, t: number): number;
   markShared(): void;
-  lockNew(t: number): number;
-  lockRetain(l: number): void;
-  lockDrop(l: number): void;
-  handleNew(thr: number, l: number): number;
-  handleDrop(thr: number, h: number): void;
+  lockNew(thr: number, t: number): number;
+  lockDrop(thr: number, l: number): number;
+  handleNew(thr: number, l: number, owned: number): number;
+  handleDrop(thr: number, h: number): number;
   acquire(thr: number, l: number, m: number, w: number): number;
   tryAcquire(thr: number, l: number, m: number, w: number): number;
   canAcquire(l: number, m: number, w: number): number;
@@ -47,10 +51,11 @@ export interface EngineExports {
   cancel(thr: number, node: number, gen: number): number;
   takeInbox(thr: number): number;
   watch(l: number, delta: number): void;
-  enter(thr: number, l: number): void;
+  enter(thr: number, l: number): number;
   leave(thr: number, l: number): void;
-  reap(thr: number, dead: number): number;
-  findThread(tid: number): number;
+  markDead(tid: number): number;
+  deadPending(): number;
+  reapAll(thr: number): number;
   validate?(thr: number): number;
 }
 
@@ -121,6 +126,10 @@ function engineKey(i32: Int32Array): string {
 }
 
 const noop = () => {};
+const noopTrue = () => true;
+// Engine.sync(): how many 1 ms rounds a synchronous call waits for a busy engine.
+const SYNC_RETRIES = 200;
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 // Engine.from() passes an existing memory to the constructor under this key.
 const ADOPT = Symbol("adopt");
 
@@ -141,7 +150,14 @@ export class Engine {
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #tables = new Map<string, number>();
   #watching = 0;
+  #reapTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #wake: number;
+  readonly #rescan: number;
+  // Operations the engine answered with ERR_RETRY, run again in order from a
+  // timer (see later()); the index of the first still to run.
+  #deferred: (() => boolean)[] = [];
+  #deferredAt = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   // Adaptive spin budget, in milliseconds (performance.now() units).
   #spinMax = 0;
   #spinNow = 0;
@@ -185,11 +201,13 @@ export class Engine {
       this.x.init(this.maxMemoryBytes, id[0], id[1]);
     }
     this.i32 = new Int32Array(memory.buffer);
-    const thr = this.x.attach(threadId);
+    // Every Node thread may block briefly in Atomics.wait.
+    const thr = this.x.attach(threadId, 1);
     if (thr === 0) throw engineError(ERR_NOMEM, this.maxMemoryBytes);
     this.refresh();
     this.thr = thr;
     this.#wake = (thr + R_WAKE) >> 2;
+    this.#rescan = (thr + R_RESCAN) >> 2;
     attached.set(engineKey(this.i32), new WeakRef(this));
     if (adopt) this.markShared();
   }
@@ -273,16 +291,67 @@ export class Engine {
     if (r !== 0) throw new Error(`ringlock: engine invariant violated: ${validateFailure(r)} (check ${r})`);
   }
 
-  /** @internal A mode table for this definition, created once per engine and thread. */
+  /** @internal A mode table for this definition, created once per engine and
+   *  thread; ERR_RETRY when the engine is busy (try again later). */
   table(key: string, rows: readonly { conflicts: number; limit: number }[]): number {
     let t = this.#tables.get(key);
     if (t === undefined) {
-      t = this.x.tableNew(rows.length);
-      if (t === 0) throw engineError(-1, this.maxMemoryBytes);
+      t = this.x.tableNew(this.thr, rows.length);
+      if (t === ERR_RETRY) return t;
+      if (t === 0) throw engineError(ERR_NOMEM, this.maxMemoryBytes);
       for (let m = 0; m < rows.length; m++) this.x.tableSet(t, m, rows[m].conflicts, rows[m].limit);
       this.#tables.set(key, t);
     }
     return t;
+  }
+
+  /** @internal Runs op now (when nothing is deferred before it) or later, in
+   *  order, until it returns true; op returns false when the engine answered
+   *  ERR_RETRY. Per-thread order of engine calls is kept. */
+  later(op: () => boolean): void {
+    if (this.#deferredAt === this.#deferred.length && op()) return;
+    this.#deferred.push(op);
+    this.#scheduleRetry();
+  }
+
+  /** @internal Whether operations are waiting for the engine (a try must fail meanwhile). */
+  get deferring(): boolean {
+    return this.#deferredAt !== this.#deferred.length;
+  }
+
+  #scheduleRetry(): void {
+    // A ref'd timer: it keeps the thread alive until the work is done.
+    this.#retryTimer ??= setTimeout(this.#runDeferred, 1);
+  }
+
+  #runDeferred = (): void => {
+    this.#retryTimer = undefined;
+    // A word may be held by a thread that died: any thread may reap it.
+    if (this.x.deadPending() !== 0) this.reap();
+    const q = this.#deferred;
+    while (this.#deferredAt < q.length) {
+      if (!q[this.#deferredAt]()) {
+        this.#scheduleRetry();
+        return;
+      }
+      q[this.#deferredAt++] = noopTrue;
+    }
+    q.length = 0;
+    this.#deferredAt = 0;
+  };
+
+  /** @internal Calls a synchronous engine operation, retrying for a short while
+   *  (blocking) when the engine is busy; throws a LockError with code
+   *  ERR_RINGLOCK_BUSY if it stays busy. */
+  sync(op: () => number): number {
+    let r = op();
+    for (let i = 0; r === ERR_RETRY && i < SYNC_RETRIES; i++) {
+      if (this.x.deadPending() !== 0) this.reap();
+      Atomics.wait(sleepCell, 0, 0, 1);
+      r = op();
+    }
+    if (r === ERR_RETRY) throw busyError();
+    return r;
   }
 
   /** @internal Generation of a node, as handles carry it. */
@@ -347,7 +416,7 @@ export class Engine {
       const next = i32[(p + N_NEXT) >> 2];
       const ctl = i32[(p + N_CTL) >> 2];
       const sink = this.#sinks[p >>> 5];
-      if (sink !== undefined) {
+      if (sink !== undefined && (ctl & CTL_STATE_MASK) === ST_HELD) {
         this.#sinks[p >>> 5] = undefined;
         this.#pending--;
         sink.granted(p, ctl);
@@ -357,11 +426,14 @@ export class Engine {
     if (this.#pending === 0) this.#idle();
   }
 
-  /** @internal Releases a held node; settles grants it causes in this thread. */
-  release(node: number, gen: number): void {
+  /** @internal Releases a held node; settles grants it causes in this thread.
+   *  Returns false when the engine was busy (nothing done: call again later). */
+  release(node: number, gen: number): boolean {
     const r = this.x.release(this.thr, node, gen);
     if (r > 0) this.drain();
+    else if (r === ERR_RETRY) return false;
     else if (r < 0) throw engineError(r, this.maxMemoryBytes);
+    return true;
   }
 
   /** @internal From now on, grants may come from other threads: listen for them. */
@@ -383,6 +455,7 @@ export class Engine {
     for (;;) {
       const i32 = this.refresh();
       const seen = Atomics.load(i32, this.#wake);
+      if (Atomics.load(i32, this.#rescan) !== 0) this.#rescanWaits(i32);
       this.drain();
       if (this.#pending === 0) return;
       const w = Atomics.waitAsync(i32, this.#wake, seen);
@@ -391,6 +464,37 @@ export class Engine {
         w.value.then(this.#onWake);
         return;
       }
+    }
+  }
+
+  // A reaper finished a grant whose granter died: it may never have reached
+  // our inbox. Grants are decided by the node's CTL word (HELD); a HELD node
+  // whose lock's word is free has finished its grant's critical section, so it
+  // was pushed before now or never will be. Take those, drain the inbox (which
+  // settles the ones that were pushed), then settle the rest.
+  #rescanWaits(i32: Int32Array): void {
+    Atomics.store(i32, this.#rescan, 0);
+    const found: number[] = [];
+    let busy = false;
+    this.#sinks.forEach((_sink, i) => {
+      const node = i << 5;
+      if ((i32[(node + N_CTL) >> 2] & CTL_STATE_MASK) !== ST_HELD) return;
+      if (Atomics.load(i32, i32[(node + N_LOCK) >> 2] >> 2) === 0) found.push(node);
+      else busy = true;
+    });
+    this.drain();
+    for (const node of found) {
+      const sink = this.#sinks[node >>> 5];
+      if (sink === undefined) continue;
+      this.#sinks[node >>> 5] = undefined;
+      this.#pending--;
+      sink.granted(node, i32[(node + N_CTL) >> 2]);
+    }
+    if (this.#pending === 0) this.#idle();
+    // A grant still inside its critical section: look again shortly.
+    if (busy) {
+      Atomics.store(i32, this.#rescan, 1);
+      setTimeout(() => Atomics.notify(this.refresh(), this.#wake), 1);
     }
   }
 
@@ -419,19 +523,26 @@ export class Engine {
     else if (this.#pending === 0) this.#idle();
   }
 
-  /** @internal Releases what a dead thread held, drops its waits. */
+  /** @internal Marks the thread `tid` dead (it ended) and reaps it: releases
+   *  what it held, drops its waits and its references. */
   reapThread(tid: number): void {
-    for (;;) {
-      const dead = this.x.findThread(tid);
-      if (dead === 0 || dead === this.thr) return;
-      const r = this.x.reap(this.thr, dead);
-      this.drain();
-      if (r === ERR_RETRY) {
-        // A word it needs is held, perhaps by another dead thread whose exit
-        // event comes next: try again shortly (the timer keeps us alive).
-        setTimeout(() => this.reapThread(tid), 1);
-        return;
-      }
+    if (this.x.markDead(tid) !== 0) this.reap();
+  }
+
+  /** @internal Reaps every thread marked dead; retries from a timer while a
+   *  word it needs is busy. */
+  reap(): void {
+    const r = this.x.reapAll(this.thr);
+    this.drain();
+    if (r === ERR_RETRY) {
+      // A word it needs is held, perhaps by another dead thread whose exit
+      // event comes next: try again shortly (the timer keeps us alive).
+      this.#reapTimer ??= setTimeout(() => {
+        this.#reapTimer = undefined;
+        this.reap();
+      }, 1);
+    } else if (r < 0) {
+      throw engineError(r, this.maxMemoryBytes);
     }
   }
 }

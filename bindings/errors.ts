@@ -1,7 +1,7 @@
 // The one place engine result codes become JavaScript errors. Every rejection
 // gets a fresh error object (stack traces and `cause` stay per call site).
 
-import { ERR_BUSY, ERR_MODE, ERR_NOMEM, ERR_STALE, ERR_WEIGHT } from "../assembly/layout.js";
+import { ERR_BUSY, ERR_MODE, ERR_NOMEM, ERR_POISONED, ERR_RETRY, ERR_STALE, ERR_WEIGHT } from "../assembly/layout.js";
 
 /** Base class of ringlock's own errors; `code` is stable, the message is not. */
 export class LockError extends Error {
@@ -46,9 +46,25 @@ export function engineError(code: number, maxMemoryBytes: number): Error {
       return new LockError("ERR_RINGLOCK_STALE", "ringlock: handle names no live grant (stale or already released)");
     case ERR_BUSY:
       return new LockError("ERR_RINGLOCK_BUSY", "ringlock: lock is still held or awaited");
+    case ERR_RETRY:
+      return busyError();
+    case ERR_POISONED:
+      return new LockError(
+        "ERR_RINGLOCK_POISONED",
+        "ringlock: the engine met a state it could not repair after a thread died, and refuses further use",
+      );
     default:
       return new LockError("ERR_RINGLOCK_INTERNAL", `ringlock: engine returned unknown code ${code}`);
   }
+}
+
+/** A synchronous call found the engine busy for longer than it may wait (a
+ *  thread died inside the engine and has not been reaped yet): try again. */
+export function busyError(): LockError {
+  return new LockError(
+    "ERR_RINGLOCK_BUSY",
+    "ringlock: the engine stayed busy (a thread that died inside it is being recovered); try again",
+  );
 }
 
 export function typeError(message: string): TypeError {
@@ -75,6 +91,8 @@ const VALIDATE_FAILURES = [
   "queue head is grantable (FIFO grant loop stopped early)",
   "free-list node not FREE",
   "lock registry links broken",
+  "an internal word stayed busy (a thread died holding it and was not reaped)",
+  "node in a live thread's cache not FREE",
 ];
 
 export function validateFailure(code: number): string {

@@ -9,6 +9,7 @@ import {
   CTL_MODE_SHIFT,
   ERR_GRANTED,
   ERR_NOMEM,
+  ERR_RETRY,
   H_TOP,
   L_HEAD,
   L_HELD,
@@ -104,9 +105,10 @@ const MAX_TIMER_MS = 0x7fffffff;
 
 // Drops the engine's handle on locks that became unreachable.
 const finalizer = new FinalizationRegistry<Cell>((h) => {
-  const known = h.engine.locks.get(h.ptr);
-  if (known !== undefined && known.deref() === undefined) h.engine.locks.delete(h.ptr);
-  h.engine.x.handleDrop(h.engine.thr, h.handle);
+  const e = h.engine;
+  const known = e.locks.get(h.ptr);
+  if (known !== undefined && known.deref() === undefined) e.locks.delete(h.ptr);
+  e.later(() => e.x.handleDrop(e.thr, h.handle) !== ERR_RETRY);
 });
 
 /** Turns a user's mode table into rows of masks and limits, checking everything. */
@@ -198,11 +200,27 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
     if ((ctl & RELEASED) !== 0 || ctl === 0) return;
     this.#ctl = ctl | RELEASED;
     const lock = this.#lock;
+    const e = lock.engine;
+    const node = this.#node;
+    const gen = ctl >>> CTL_GEN_SHIFT;
+    let ok: boolean;
     try {
-      lock.engine.release(this.#node, ctl >>> CTL_GEN_SHIFT);
-    } finally {
+      ok = e.release(node, gen);
+    } catch (err) {
       lock.settled();
+      throw err;
     }
+    if (ok) {
+      lock.settled();
+      return;
+    }
+    // The engine is busy recovering from a dead thread: released as far as
+    // this guard is concerned, and in the engine as soon as it can be.
+    e.later(() => {
+      if (!e.release(node, gen)) return false;
+      lock.settled();
+      return true;
+    });
   }
 
   [Symbol.dispose](): void {
@@ -238,18 +256,25 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
   // read back from memory: it changes only when the node is freed, which
   // cannot happen while this request is parked on it.
   cancel(reason: unknown): void {
+    if (!this.#tryCancel(reason)) this.#lock.engine.later(() => this.done || this.#tryCancel(reason));
+  }
+
+  // False when the engine was busy (nothing done: try again later).
+  #tryCancel(reason: unknown): boolean {
     const e = this.#lock.engine;
     const node = this.#node;
     const r = e.x.cancel(e.thr, node, e.gen(node));
+    if (r === ERR_RETRY) return false;
     if (r === ERR_GRANTED) {
       e.drain();
-      return;
+      return true;
     }
     this.#cleanup();
     e.unpark(node);
     (this.#aux as (g: Promise<never>) => void)(Promise.reject(reason));
     if (r > 0) e.drain();
     this.#lock.settled();
+    return true;
   }
 
   setTimer(ms: number): void {
@@ -375,7 +400,8 @@ export abstract class LockCore {
   /** @internal holds + waits + watchers of this thread through this object */ outstanding = 0;
   /** @internal the guarded value, if any */ value: unknown;
   /** @internal the block outlives idleness: other threads may know its address */ pinned: boolean;
-  /** @internal mode table, shared by every lock of this shape in the engine */ readonly table: number;
+  /** @internal mode table, shared by every lock of this shape in the engine; 0 until first needed */ table: number;
+  readonly #tableKey: string;
   /** @internal position in the engine's idle ring when this lock last went idle */ idleAt = -1;
   #cell: Cell | undefined = undefined;
 
@@ -391,6 +417,7 @@ export abstract class LockCore {
       this.value = adopt.value;
       this.pinned = false;
       this.table = this.engine.view(adopt.ptr)[(adopt.ptr + L_TABLE) >> 2];
+      this.#tableKey = "";
       this.#pin(adopt.ptr, false);
     } else {
       if (opts !== undefined && (opts === null || typeof opts !== "object"))
@@ -398,7 +425,9 @@ export abstract class LockCore {
       const engine = opts?.engine ?? Engine.default;
       if (!(engine instanceof Engine)) throw typeError("options.engine must be an Engine");
       this.engine = engine;
-      this.table = engine.table(rows.map((r) => `${r.conflicts}/${r.limit}`).join(","), rows);
+      // The table is made on first use: a constructor never waits for the engine.
+      this.#tableKey = rows.map((r) => `${r.conflicts}/${r.limit}`).join(",");
+      this.table = 0;
       this.ptr = 0;
       this.pinned = false;
     }
@@ -410,22 +439,28 @@ export abstract class LockCore {
   // `owned`: this object already holds the reference lockNew() returned.
   #pin(l: number, owned: boolean): void {
     const e = this.engine;
-    const handle = e.x.handleNew(e.thr, l);
+    const handle = e.sync(() => e.x.handleNew(e.thr, l, owned ? 1 : 0));
     if (handle === 0) throw engineError(ERR_NOMEM, e.maxMemoryBytes);
-    if (owned) e.x.lockDrop(l); // the handle's reference replaces it
     this.pinned = true;
     this.#cell = { engine: e, ptr: l, handle };
     finalizer.register(this, this.#cell, this);
     e.locks.set(l, new WeakRef(this));
   }
 
-  /** @internal The lock's block, created if dormant; throws once disposed. */
+  /** @internal The lock's block, created if dormant, or ERR_RETRY when the
+   *  engine is busy; throws once disposed. */
   block(): number {
     const l = this.ptr;
     if (l > 0) return l;
     if (l === DISPOSED) throw disposed();
     const e = this.engine;
-    const ptr = e.x.lockNew(this.table);
+    if (this.table === 0) {
+      const t = e.table(this.#tableKey, this.rows);
+      if (t === ERR_RETRY) return t;
+      this.table = t;
+    }
+    const ptr = e.x.lockNew(e.thr, this.table);
+    if (ptr === ERR_RETRY) return ptr;
     if (ptr === 0) throw engineError(ERR_NOMEM, e.maxMemoryBytes);
     this.ptr = ptr;
     return ptr;
@@ -449,8 +484,9 @@ export abstract class LockCore {
   #sleep(): void {
     const l = this.ptr;
     if (l > 0 && this.outstanding === 0 && !this.pinned) {
-      this.engine.x.lockDrop(l);
+      const e = this.engine;
       this.ptr = 0;
+      e.later(() => e.x.lockDrop(e.thr, l) !== ERR_RETRY);
     }
   }
 
@@ -483,51 +519,115 @@ export abstract class LockCore {
   acquireIndex(m: number, w: number, o: AcquireOptions | undefined): Promise<Guard> {
     const no = refusal(o);
     if (no !== undefined) return Promise.reject(no);
-    const signal = o?.signal;
-    const timeout = o?.timeout;
-    let l = this.ptr;
-    if (l <= 0) {
-      if (l === DISPOSED) return Promise.reject(disposed());
-      try {
-        l = this.block();
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
-    const e = this.engine;
+    if (this.ptr === DISPOSED) return Promise.reject(disposed());
     this.outstanding++;
-    const r = e.x.acquire(e.thr, l, m, w);
-    if (r < 0) {
+    let r: number;
+    try {
+      r = this.engine.deferring ? ERR_RETRY : this.#request(m, w);
+    } catch (err) {
       this.settled();
-      return Promise.reject(engineError(r, e.maxMemoryBytes));
+      return Promise.reject(err);
     }
+    if (r === ERR_RETRY) return this.#deferAcquire(m, w, o);
+    return this.#submitted(r, w, o?.signal, o?.timeout);
+  }
+
+  // Creates the block if dormant and asks the engine: the node (with
+  // QUEUED_BIT if it waits), or ERR_RETRY when the engine is busy.
+  #request(m: number, w: number): number {
+    const l = this.block();
+    if (l === ERR_RETRY) return l;
+    const e = this.engine;
+    const r = e.x.acquire(e.thr, l, m, w);
+    if (r < 0 && r !== ERR_RETRY) throw engineError(r, e.maxMemoryBytes);
+    return r;
+  }
+
+  // The engine took the request: granted at once, or queued.
+  #submitted(r: number, w: number, signal: AbortSignal | undefined, timeout: number | undefined): Promise<Guard> {
+    const e = this.engine;
     if ((r & QUEUED_BIT) === 0) {
       return Promise.resolve(new Ticket(this, r, e.view(r)[(r + N_CTL) >> 2], w));
     }
     const node = r & ~QUEUED_BIT;
     const waiter = new Ticket(this, node, 0, 0);
     const p = waiter.promise();
+    // park() may settle the grant at once (it drains the inbox when it arms
+    // the wake-up): a granted request must get no timer and no cancel.
     e.park(node, waiter);
+    if (waiter.done) return p;
     if (timeout === 0) {
       waiter.cancel(new TimeoutError(0));
       return p;
     }
     // Another thread may hand the lock over within a microsecond or two.
-    if (e.spin() && waiter.done) return p;
+    e.spin();
+    if (waiter.done) return p;
     if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) waiter.setTimer(timeout);
     if (signal !== undefined) waiter.listen(signal);
     return p;
   }
 
+  // The engine was busy (recovering from a dead thread): the request reaches
+  // it from the engine's retry timer, in this thread's order; its timeout and
+  // signal count from now.
+  #deferAcquire(m: number, w: number, o: AcquireOptions | undefined): Promise<Guard> {
+    const signal = o?.signal;
+    const timeout = o?.timeout;
+    if (timeout === 0) {
+      this.settled();
+      return Promise.reject(new TimeoutError(0));
+    }
+    const start = performance.now();
+    return new Promise<Guard>((resolve, reject) => {
+      let over = false;
+      let timer: Deadline | undefined;
+      const end = () => {
+        over = true;
+        timer?.clear();
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const give = (err: unknown) => {
+        if (over) return;
+        end();
+        this.settled();
+        reject(err);
+      };
+      const onAbort = () => give(signal?.reason);
+      if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
+        timer = new Deadline(timeout, () => give(new TimeoutError(timeout)));
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.engine.later(() => {
+        if (over) return true;
+        let r: number;
+        try {
+          r = this.#request(m, w);
+        } catch (err) {
+          give(err);
+          return true;
+        }
+        if (r === ERR_RETRY) return false;
+        end();
+        const left = timeout === undefined ? undefined : Math.max(1, timeout - (performance.now() - start));
+        resolve(this.#submitted(r, w, signal, left));
+        return true;
+      });
+    });
+  }
+
   /** @internal */
   tryIndex(m: number, w: number): Guard | null {
     const e = this.engine;
+    // Requests of this thread still waiting for a busy engine come first.
+    if (e.deferring) return null;
     const l = this.block();
+    if (l === ERR_RETRY) return null;
     this.outstanding++;
     const r = e.x.tryAcquire(e.thr, l, m, w);
     if (r <= 0) {
       this.settled();
-      if (r === 0) return null;
+      if (r === 0 || r === ERR_RETRY) return null;
       throw engineError(r, e.maxMemoryBytes);
     }
     return new Ticket(this, r, e.view(r)[(r + N_CTL) >> 2], w);
@@ -630,18 +730,27 @@ export abstract class LockCore {
     const held: QueryEntry<string>[] = [];
     const pending: QueryEntry<string>[] = [];
     if (l === 0) return { held, pending };
-    e.x.enter(e.thr, l);
+    // Busy (a dead thread's word, not yet reaped): read without the word, a
+    // snapshot that may be one step stale, bounded so it cannot loop.
+    const locked = e.x.enter(e.thr, l) === 0;
     try {
       const i32 = e.refresh();
+      const top = i32[H_TOP >> 2];
+      const ok = (p: number) => p > 0 && p < top && (p & (MIN_BLOCK - 1)) === 0;
       const entry = (p: number): QueryEntry<string> => ({
         mode: this.names[(i32[(p + N_CTL) >> 2] >>> CTL_MODE_SHIFT) & CTL_MODE_MASK],
         weight: i32[(p + N_WEIGHT) >> 2] >>> 0,
         threadId: i32[(i32[(p + N_OWNER) >> 2] + R_TID) >> 2],
       });
-      for (let p = i32[(l + L_HOLDS) >> 2]; p !== 0; p = i32[(p + N_HNEXT) >> 2]) held.push(entry(p));
-      for (let p = i32[(l + L_HEAD) >> 2]; p !== 0; p = i32[(p + N_NEXT) >> 2]) pending.push(entry(p));
+      const limit = top >>> 5;
+      for (let p = i32[(l + L_HOLDS) >> 2]; ok(p) && held.length < limit; p = i32[(p + N_HNEXT) >> 2]) {
+        held.push(entry(p));
+      }
+      for (let p = i32[(l + L_HEAD) >> 2]; ok(p) && pending.length < limit; p = i32[(p + N_NEXT) >> 2]) {
+        pending.push(entry(p));
+      }
     } finally {
-      e.x.leave(e.thr, l);
+      if (locked) e.x.leave(e.thr, l);
     }
     // The hold list is newest first; report in grant order.
     held.reverse();
@@ -658,7 +767,8 @@ export abstract class LockCore {
         "share(): the guarded value must be a SharedArrayBuffer or a typed array/DataView over one to travel to another thread (other values are copied by postMessage and would no longer be guarded)",
       );
     }
-    const l = this.block();
+    const e = this.engine;
+    const l = e.sync(() => this.block());
     if (!this.pinned) this.#pin(l, true);
     return {
       ringlock: "lock",
@@ -680,11 +790,12 @@ export abstract class LockCore {
     finalizer.unregister(this);
     this.ptr = DISPOSED;
     const cell = this.#cell;
+    const e = this.engine;
     if (cell !== undefined) {
-      this.engine.locks.delete(l);
-      this.engine.x.handleDrop(this.engine.thr, cell.handle);
+      e.locks.delete(l);
+      e.later(() => e.x.handleDrop(e.thr, cell.handle) !== ERR_RETRY);
     } else if (l > 0) {
-      this.engine.x.lockDrop(l);
+      e.later(() => e.x.lockDrop(e.thr, l) !== ERR_RETRY);
     }
   }
 

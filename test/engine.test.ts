@@ -8,6 +8,7 @@ import {
   CTL_STATE_MASK,
   ERR_GRANTED,
   ERR_MODE,
+  ERR_RETRY,
   ERR_NOMEM,
   ERR_STALE,
   ERR_WEIGHT,
@@ -26,6 +27,7 @@ import {
   N_OWNER,
   N_WEIGHT,
   QUEUED_BIT,
+  R_NCACHE,
   ST_HELD,
   ST_WAITING,
 } from "../assembly/layout.js";
@@ -57,20 +59,20 @@ function inbox(): number[] {
 
 /** A lock with one self-conflicting mode (a mutex). */
 function mutexLock(): number {
-  const t = e.x.tableNew(1);
+  const t = e.x.tableNew(e.thr, 1);
   e.x.tableSet(t, 0, 1, UNLIMITED);
-  const l = e.x.lockNew(t);
-  e.x.tableDrop(t); // the lock keeps its own reference
+  const l = e.x.lockNew(e.thr, t);
+  e.x.tableDrop(e.thr, t); // the lock keeps its own reference
   return l;
 }
 
 /** read (0) conflicts with write (1); write with both. */
 function rwLock(): number {
-  const t = e.x.tableNew(2);
+  const t = e.x.tableNew(e.thr, 2);
   e.x.tableSet(t, 0, 0b10, UNLIMITED);
   e.x.tableSet(t, 1, 0b11, UNLIMITED);
-  const l = e.x.lockNew(t);
-  e.x.tableDrop(t);
+  const l = e.x.lockNew(e.thr, t);
+  e.x.tableDrop(e.thr, t);
   return l;
 }
 
@@ -81,9 +83,9 @@ describe("the engine's header", () => {
   });
 
   it("lays out locks and nodes where layout.ts says (the bindings read through it)", () => {
-    const t = e.x.tableNew(1);
+    const t = e.x.tableNew(e.thr, 1);
     e.x.tableSet(t, 0, 1, UNLIMITED);
-    const l = e.x.lockNew(t);
+    const l = e.x.lockNew(e.thr, t);
     expect(word(l + L_TABLE)).toBe(t);
     const n = e.x.acquire(e.thr, l, 0, 1);
     expect(word(n + N_LOCK)).toBe(l);
@@ -154,9 +156,9 @@ describe("acquire and release", () => {
   });
 
   it("rejects a mode out of range and a weight of 0 or above the limit, queueing nothing", () => {
-    const t = e.x.tableNew(1);
+    const t = e.x.tableNew(e.thr, 1);
     e.x.tableSet(t, 0, 0, 3);
-    const l = e.x.lockNew(t);
+    const l = e.x.lockNew(e.thr, t);
     expect(e.x.acquire(e.thr, l, 1, 1)).toBe(ERR_MODE);
     expect(e.x.acquire(e.thr, l, 0, 0)).toBe(ERR_WEIGHT);
     expect(e.x.acquire(e.thr, l, 0, 4)).toBe(ERR_WEIGHT);
@@ -166,9 +168,9 @@ describe("acquire and release", () => {
   });
 
   it("counts weights against the limit: 2 + 1 fit in 3, a further 1 waits", () => {
-    const t = e.x.tableNew(1);
+    const t = e.x.tableNew(e.thr, 1);
     e.x.tableSet(t, 0, 0, 3);
-    const l = e.x.lockNew(t);
+    const l = e.x.lockNew(e.thr, t);
     const a = step(e.x.acquire(e.thr, l, 0, 2));
     expect(step(e.x.acquire(e.thr, l, 0, 1)) & QUEUED_BIT).toBe(0);
     const c = step(e.x.acquire(e.thr, l, 0, 1));
@@ -258,41 +260,49 @@ describe("memory", () => {
     const l = mutexLock();
     const n = e.x.acquire(e.thr, l, 0, 1);
     e.x.release(e.thr, n, gen(n));
-    e.x.lockDrop(l);
+    e.x.lockDrop(e.thr, l);
     step(0);
     const top = e.heapBytes;
-    for (let i = 0; i < 1000; i++) e.x.lockDrop(mutexLock());
+    for (let i = 0; i < 1000; i++) e.x.lockDrop(e.thr, mutexLock());
     expect(e.heapBytes).toBe(top);
-    // The node stays in the thread's cache; the lock and table are gone.
-    expect(e.liveBlocks).toBe(before + 1);
+    // The nodes stay in the thread's cache (one refill); the lock and table are gone.
+    expect(word(e.thr + R_NCACHE)).toBeGreaterThan(0);
+    expect(e.liveBlocks).toBe(before + word(e.thr + R_NCACHE));
   });
 });
 
 describe("reap (owner death)", () => {
   it("releases the dead thread's holds, drops its waits, and marks the next grant abandoned", () => {
     const l = mutexLock();
-    const dead = e.x.attach(4242);
+    const dead = e.x.attach(4242, 1);
     const held = e.x.acquire(dead, l, 0, 1);
     const deadWait = e.x.acquire(dead, l, 0, 1) & ~QUEUED_BIT;
     const mine = e.x.acquire(e.thr, l, 0, 1) & ~QUEUED_BIT;
     expect(state(held)).toBe(ST_HELD);
-    expect(e.x.findThread(4242)).toBe(dead);
-    expect(step(e.x.reap(e.thr, dead))).toBe(1);
+    expect(e.x.markDead(4242)).toBe(1);
+    expect(e.x.deadPending()).toBe(1);
+    expect(step(e.x.reapAll(e.thr))).toBe(1);
     expect(state(deadWait)).not.toBe(ST_WAITING);
     expect(inbox()).toEqual([mine]);
     expect(ctl(mine) & CTL_ABANDONED).toBe(CTL_ABANDONED);
-    expect(e.x.findThread(4242)).toBe(0);
-    expect(e.x.reap(e.thr, dead)).toBe(-1);
+    expect(e.x.deadPending()).toBe(0);
+    expect(e.x.markDead(4242)).toBe(0);
+    // The record is recycled for the next thread that attaches.
+    expect(e.x.attach(4243, 1)).toBe(dead);
   });
 
   it("takes over the internal word of a thread killed inside the engine", () => {
     e.x.markShared();
     const l = mutexLock();
-    const dead = e.x.attach(31337);
+    const dead = e.x.attach(31337, 1);
     e.x.acquire(dead, l, 0, 1);
     e.x.enter(dead, l); // killed while holding l's internal word
-    expect(word(l + L_WORD)).not.toBe(0);
-    expect(e.x.reap(e.thr, dead)).toBe(0);
+    expect(word(l + L_WORD)).toBe(dead);
+    // Nobody waits for it: a live thread is told to retry, not blocked.
+    expect(e.x.acquire(e.thr, l, 0, 1)).toBe(ERR_RETRY);
+    expect(e.x.markDead(31337)).toBe(1);
+    expect(e.x.acquire(e.thr, l, 0, 1)).toBe(ERR_RETRY);
+    expect(e.x.reapAll(e.thr)).toBe(0);
     expect(word(l + L_WORD)).toBe(0);
     const n = e.x.acquire(e.thr, l, 0, 1);
     expect(n & QUEUED_BIT).toBe(0);
@@ -302,9 +312,10 @@ describe("reap (owner death)", () => {
 
   it("flags an immediate grant after a holder died with nobody waiting", () => {
     const l = mutexLock();
-    const dead = e.x.attach(77);
+    const dead = e.x.attach(77, 1);
     e.x.acquire(dead, l, 0, 1);
-    step(e.x.reap(e.thr, dead));
+    e.x.markDead(77);
+    step(e.x.reapAll(e.thr));
     const n = e.x.acquire(e.thr, l, 0, 1);
     expect(ctl(n) & CTL_ABANDONED).toBe(CTL_ABANDONED);
     e.x.release(e.thr, n, gen(n));

@@ -1,0 +1,192 @@
+// Internal words and the recovery protocol's primitives.
+//
+// An internal word (the header's ALLOC and REAP, every lock's WORD) is a spin
+// lock stamped with its holder, as a Linux robust futex holds its owner's TID:
+//
+//   value                      meaning
+//   0                          free
+//   thr                        held by the thread whose record is at thr
+//   thr | WORD_SLEEPERS        held, and someone may sleep in atomic.wait on it
+//
+// Taking a word is one compare-and-swap that both takes and records it, so no
+// stop can leave a word held by nobody. Nobody waits for a word for ever:
+// takeWord() spins, then sleeps in short bounded rounds (on threads that may
+// block), and gives up with false (the export returns ERR_RETRY and the
+// binding retries from its event loop, where the reaper runs). A word whose
+// holder is marked DEAD is never waited for: only a reaper (reaper.ts) takes it
+// over, with seizeWord(), and repairs what it guards before going on:
+//
+//   word     repaired by                       how
+//   ALLOC    undoAll() (this file)             undo logs of dead threads, rolled back
+//   REAP     nothing to repair                 every reap step is idempotent
+//   l.WORD   repairLock() (queue.ts)           derived fields rebuilt from the
+//                                              authoritative chains, in-flight
+//                                              grants of dead threads settled
+//
+// Undo log. ALLOC transactions (allocation, registries, reference counts)
+// write through txStore(), which first appends (address, old value) to the
+// writer's own log and then stores; txCommit() empties the log before the
+// word is let go. A thread that dies inside a transaction leaves a log whose
+// entries, restored newest first, return every word it wrote to its value
+// before the transaction: each restore is idempotent, so a recoverer that dies
+// while undoing leaves a log the next one finishes. A store into a block that
+// the same transaction allocated needs the log only for the block's word 4
+// (its free-list link); the rest of an unpublished block is nobody's.
+
+import {
+  H_ALLOC,
+  H_POISON,
+  H_SHARED,
+  H_THREADS,
+  R_ALIVE,
+  R_CANBLOCK,
+  R_NEXT,
+  R_UNDO,
+  R_UNDO_N,
+  TS_ALIVE,
+  TS_DEAD,
+  UNDO_MAX,
+  WORD_OWNER_MASK,
+  WORD_SLEEPERS,
+} from "./layout";
+
+const SPIN_LIMIT = 128;
+const SLEEP_NS: i64 = 100_000; // one bounded sleep round: 100 us
+const SLEEP_ROUNDS = 20; // at most ~2 ms asleep before giving up
+
+// Whether another thread may touch the memory (see H_SHARED in layout.ts).
+// @ts-expect-error: decorator
+@inline export function isShared(): bool {
+  return load<u32>(H_SHARED) != 0;
+}
+
+// @ts-expect-error: decorator
+@inline export function poisoned(): bool {
+  return atomic.load<u32>(H_POISON) != 0;
+}
+
+/** Marks the engine as unrepairable: every later call fails loudly. */
+export function poison(reason: u32): void {
+  atomic.cmpxchg<u32>(H_POISON, 0, reason);
+}
+
+// @ts-expect-error: decorator
+@inline function holderDead(v: u32): bool {
+  // The holder's record outlives its hold (a record is freed only once no
+  // word names it); a value read just before the holder let go may name a
+  // record already reused, which only makes us retry early.
+  return atomic.load<u32>((v & WORD_OWNER_MASK) + R_ALIVE) != TS_ALIVE;
+}
+
+/** Takes w for thr, or returns false when it stayed busy (or its holder is
+ *  dead): the caller backs out and reports ERR_RETRY. */
+// @ts-expect-error: decorator
+@inline export function takeWord(thr: usize, w: usize): bool {
+  if (!isShared()) return true;
+  if (atomic.cmpxchg<u32>(w, 0, <u32>thr) == 0) return true;
+  return takeWordSlow(thr, w);
+}
+
+function takeWordSlow(thr: usize, w: usize): bool {
+  for (let i = 0; i < SPIN_LIMIT; i++) {
+    const v = atomic.load<u32>(w);
+    if (v == 0) {
+      if (atomic.cmpxchg<u32>(w, 0, <u32>thr) == 0) return true;
+    } else if (holderDead(v)) {
+      return false;
+    }
+  }
+  if (load<u32>(thr + R_CANBLOCK) == 0) return false;
+  for (let r = 0; r < SLEEP_ROUNDS; r++) {
+    const v = atomic.load<u32>(w);
+    if (v == 0) {
+      // We may have slept: keep the sleepers bit so our release wakes the next.
+      if (atomic.cmpxchg<u32>(w, 0, <u32>thr | WORD_SLEEPERS) == 0) return true;
+      continue;
+    }
+    if (holderDead(v)) return false;
+    if ((v & WORD_SLEEPERS) == 0 && atomic.cmpxchg<u32>(w, v, v | WORD_SLEEPERS) != v) continue;
+    sleepOn(w, v | WORD_SLEEPERS);
+  }
+  return false;
+}
+
+// The wait sits alone in a leaf function that reads nothing after it: Node
+// 20's baseline compiler (V8 11.3 Liftoff) prepares memory.atomic.wait32 with
+// an 8-byte store into a 4-byte stack slot, zeroing its neighbour. In the old
+// engine that neighbour held the word's address, so the wait loop's next pass
+// wrote to address 0, the engine's MAGIC (test/liftoff.test.ts).
+// @ts-expect-error: decorator
+@noinline function sleepOn(w: usize, v: u32): void {
+  atomic.wait<i32>(w, <i32>v, SLEEP_NS);
+}
+
+// @ts-expect-error: decorator
+@inline export function dropWord(w: usize): void {
+  if (isShared() && (atomic.xchg<u32>(w, 0) & WORD_SLEEPERS) != 0) atomic.notify(w, 1);
+}
+
+export const SEIZE_BUSY = 0; // held by a live thread that did not let go in time
+export const SEIZE_FREE = 1; // taken normally
+export const SEIZE_DEAD = 2; // taken over from a dead holder: repair before use
+
+/** A reaper's take: like takeWord, but a word whose holder is dead is taken
+ *  over (one compare-and-swap from the dead holder's stamp). */
+export function seizeWord(thr: usize, w: usize): i32 {
+  if (!isShared()) return SEIZE_FREE;
+  for (let i = 0; i < SPIN_LIMIT * 8; i++) {
+    const v = atomic.load<u32>(w);
+    if (v == 0) {
+      if (atomic.cmpxchg<u32>(w, 0, <u32>thr) == 0) return SEIZE_FREE;
+    } else if ((v & WORD_OWNER_MASK) == <u32>thr) {
+      return SEIZE_FREE; // already ours (a reap resumed by the same thread)
+    } else if (holderDead(v)) {
+      if (atomic.cmpxchg<u32>(w, v, <u32>thr) == v) return SEIZE_DEAD;
+    }
+  }
+  return takeWordSlow(thr, w) ? SEIZE_FREE : SEIZE_BUSY;
+}
+
+// ---------------------------------------------------------------- undo log
+
+/** Stores v at addr inside thr's ALLOC transaction, logging the old value first. */
+export function txStore(thr: usize, addr: usize, v: u32): void {
+  const n = load<u32>(thr + R_UNDO_N);
+  if (n >= <u32>UNDO_MAX) unreachable(); // a transaction larger than its log is an engine bug
+  const e = thr + R_UNDO + (<usize>n << 3);
+  store<u32>(e, <u32>addr);
+  store<u32>(e + 4, load<u32>(addr));
+  atomic.store<u32>(thr + R_UNDO_N, n + 1); // commits the entry before the write
+  atomic.store<u32>(addr, v);
+}
+
+/** Ends thr's transaction: from now on its writes stand. */
+// @ts-expect-error: decorator
+@inline export function txCommit(thr: usize): void {
+  atomic.store<u32>(thr + R_UNDO_N, 0);
+}
+
+/** Rolls back the open transaction of every dead thread (at most one has
+ *  one: ALLOC allows one writer). Call with ALLOC seized from a dead holder. */
+export function undoAll(): void {
+  let t = <usize>load<u32>(H_THREADS);
+  while (t != 0) {
+    if (atomic.load<u32>(t + R_ALIVE) == TS_DEAD) {
+      let n = atomic.load<u32>(t + R_UNDO_N);
+      while (n > 0) {
+        n--;
+        const e = t + R_UNDO + (<usize>n << 3);
+        atomic.store<u32>(<usize>load<u32>(e), load<u32>(e + 4));
+        atomic.store<u32>(t + R_UNDO_N, n);
+      }
+    }
+    t = <usize>load<u32>(t + R_NEXT);
+  }
+}
+
+/** Commits thr's transaction and lets ALLOC go. */
+// @ts-expect-error: decorator
+@inline export function allocDone(thr: usize): void {
+  txCommit(thr);
+  dropWord(H_ALLOC);
+}
