@@ -53,6 +53,7 @@ import {
   THREAD_CACHE_MAX,
   THREAD_SIZE,
   TS_ALIVE,
+  TS_MASK,
 } from "./layout";
 import { allocDone, takeWord, txCommit, txStore } from "./words";
 
@@ -199,7 +200,7 @@ export function attach(tid: i32, canBlock: i32): usize {
 /** The state of a thread record (TS_*), without its id. */
 // @ts-expect-error: decorator
 @inline export function threadState(t: usize): u32 {
-  return atomic.load<u32>(t + R_ALIVE) & 3;
+  return atomic.load<u32>(t + R_ALIVE) & TS_MASK;
 }
 
 // ---------------------------------------------------------------- tables

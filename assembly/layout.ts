@@ -206,6 +206,8 @@ export const R_UNDO = 64;
 export const UNDO_MAX = 48;
 export const THREAD_SIZE = 512; // >= R_UNDO + 8 * UNDO_MAX
 
+// R_ALIVE holds state | tid << 2.
+export const TS_MASK = 3;
 export const TS_ALIVE = 1;
 export const TS_DEAD = 2;
 

@@ -17,6 +17,7 @@ import {
   R_CACHE,
   R_NEXT,
   TS_ALIVE,
+  TS_MASK,
   H_TOP,
   HEADER_SIZE,
   L_HEAD,
@@ -103,7 +104,7 @@ function checkFreeLists(): i32 {
 function checkCaches(): i32 {
   let t = <usize>load<u32>(H_THREADS);
   while (t != 0) {
-    if ((atomic.load<u32>(t + R_ALIVE) & 3) == TS_ALIVE) {
+    if ((atomic.load<u32>(t + R_ALIVE) & TS_MASK) == TS_ALIVE) {
       let p = <usize>load<u32>(t + R_CACHE);
       let n: u32 = 0;
       while (p != 0) {

@@ -45,6 +45,7 @@ import {
   R_UNDO_N,
   TS_ALIVE,
   TS_DEAD,
+  TS_MASK,
   UNDO_MAX,
   WORD_OWNER_MASK,
   WORD_SLEEPERS,
@@ -75,7 +76,7 @@ export function poison(reason: u32): void {
   // The holder's record outlives its hold (a record is freed only once no
   // word names it); a value read just before the holder let go may name a
   // record already reused, which only makes us retry early.
-  return atomic.load<u32>((v & WORD_OWNER_MASK) + R_ALIVE) != TS_ALIVE;
+  return (atomic.load<u32>((v & WORD_OWNER_MASK) + R_ALIVE) & TS_MASK) != TS_ALIVE;
 }
 
 /** Takes w for thr, or returns false when it stayed busy (or its holder is
@@ -171,7 +172,7 @@ export function txStore(thr: usize, addr: usize, v: u32): void {
 export function undoAll(): void {
   let t = <usize>load<u32>(H_THREADS);
   while (t != 0) {
-    if (atomic.load<u32>(t + R_ALIVE) == TS_DEAD) {
+    if ((atomic.load<u32>(t + R_ALIVE) & TS_MASK) == TS_DEAD) {
       let n = atomic.load<u32>(t + R_UNDO_N);
       while (n > 0) {
         n--;
