@@ -52,7 +52,7 @@ import {
 } from "./layout";
 
 const SPIN_LIMIT = 128;
-const SLEEP_NS: i64 = 100_000; // one bounded sleep round: 100 us
+const SLEEP_US = 100; // one bounded sleep round
 const SLEEP_ROUNDS = 20; // at most ~2 ms asleep before giving up
 
 // Whether another thread may touch the memory (see H_SHARED in layout.ts).
@@ -107,20 +107,22 @@ function takeWordSlow(thr: usize, w: usize): bool {
     }
     if (holderDead(v)) return false;
     if ((v & WORD_SLEEPERS) == 0 && atomic.cmpxchg<u32>(w, v, v | WORD_SLEEPERS) != v) continue;
-    sleepOn(w, v | WORD_SLEEPERS);
+    sleepOn(w, v | WORD_SLEEPERS, SLEEP_US);
   }
   return false;
 }
 
-// The wait sits alone in a leaf function that reads nothing after it: Node
-// 20's baseline compiler (V8 11.3 Liftoff) prepares memory.atomic.wait32 with
-// an 8-byte store into a 4-byte stack slot, zeroing its neighbour. In the old
-// engine that neighbour held the word's address, so the wait loop's next pass
-// wrote to address 0, the engine's MAGIC (test/liftoff.test.ts).
+// The wait is the host's (Atomics.wait in the binding: engineImports()),
+// not memory.atomic.wait32: Node 20's baseline compiler (V8 11.3 Liftoff)
+// prepares that instruction with an 8-byte store into a 4-byte stack slot,
+// zeroing its neighbour, whichever local the register allocator put there:
+// in the old engine the word's address (the wait loop then wrote to address
+// 0, the engine's MAGIC), in this one the round counter (an endless wait),
+// and no source arrangement survives the optimiser's inlining for sure
+// (test/liftoff.test.ts).
 // @ts-expect-error: decorator
-@noinline function sleepOn(w: usize, v: u32): void {
-  atomic.wait<i32>(w, <i32>v, SLEEP_NS);
-}
+@external("env", "sleep")
+declare function sleepOn(w: usize, v: u32, micros: i32): void;
 
 // @ts-expect-error: decorator
 @inline export function dropWord(w: usize): void {

@@ -115,6 +115,17 @@ function wasmModule(debug: boolean): WebAssembly.Module {
   throw new Error(`ringlock: ${name} not found next to the package; was it built (npm run build)?`);
 }
 
+/** @internal What the wasm engine imports: its memory, and the host's bounded
+ *  wait (Atomics.wait) for its internal words' slow path (see assembly/words.ts). */
+export function engineImports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  let view = new Int32Array(memory.buffer);
+  const sleep = (addr: number, value: number, micros: number): void => {
+    if (addr >= view.byteLength) view = new Int32Array(memory.buffer);
+    Atomics.wait(view, addr >> 2, value | 0, micros / 1000);
+  };
+  return { env: { memory, sleep } };
+}
+
 // Engines this thread has attached to, by the random id in their header, so
 // that the same memory posted twice yields the same Engine.
 const attached = new Map<string, WeakRef<Engine>>();
@@ -195,7 +206,8 @@ export class Engine {
     this.#setSpin(options.spinMicros ?? DEFAULT_SPIN_US);
     this.memory = memory;
     this.debug = options.debug === true;
-    this.x = new WebAssembly.Instance(wasmModule(this.debug), { env: { memory } }).exports as unknown as EngineExports;
+    this.x = new WebAssembly.Instance(wasmModule(this.debug), engineImports(memory))
+      .exports as unknown as EngineExports;
     if (!adopt) {
       const id = crypto.getRandomValues(new Int32Array(2));
       this.x.init(this.maxMemoryBytes, id[0], id[1]);

@@ -30,7 +30,7 @@ import {
   ST_HELD,
   ST_WAITING,
 } from "../assembly/layout.js";
-import type { EngineExports } from "../bindings/engine.js";
+import { type EngineExports, engineImports } from "../bindings/engine.js";
 import { validateFailure } from "../bindings/errors.js";
 import { instrument } from "./crash/instrument.js";
 
@@ -110,9 +110,9 @@ class Sim {
     const point = () => {
       if (this.stopAt !== 0 && ++this.count === this.stopAt) throw STOP;
     };
-    this.x = new WebAssembly.Instance(crashModule, { env: { memory: this.memory }, crash: { point } })
+    this.x = new WebAssembly.Instance(crashModule, { ...engineImports(this.memory), crash: { point } })
       .exports as unknown as EngineExports;
-    this.v = new WebAssembly.Instance(debug, { env: { memory: this.memory } }).exports as unknown as EngineExports;
+    this.v = new WebAssembly.Instance(debug, engineImports(this.memory)).exports as unknown as EngineExports;
     this.x.init(256 * 65536, 7, 9);
     this.main = this.x.attach(1, 1);
     this.x.markShared();

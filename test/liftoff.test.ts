@@ -11,13 +11,19 @@ import { ERR_RETRY } from "../assembly/layout.js";
 const script = new URL("./workers/liftoff-wait.mjs", import.meta.url).pathname;
 const OPS = ["cancel", "release", "acquire", "tryAcquire", "enter", "tableNew", "lockNew", "handleNew"];
 
-describe("an internal word that stays busy, under the baseline compiler only (--liftoff-only)", () => {
-  for (const op of OPS) {
-    it(`leaves the engine header intact while ${op} sleeps on it, and ${op} returns`, () => {
-      const out = execFileSync(process.execPath, ["--liftoff-only", script, op], { encoding: "utf8", timeout: 20_000 });
-      const r = JSON.parse(out.trim().split("\n").pop() as string);
-      expect(r.magicIntact).toBe(true);
-      expect(r.result === ERR_RETRY || r.result >= 0).toBe(true);
-    });
-  }
-});
+describe.each(["ringlock.wasm", "ringlock.debug.wasm"])(
+  "an internal word that stays busy, under the baseline compiler only (--liftoff-only), %s",
+  (build) => {
+    for (const op of OPS) {
+      it(`leaves the engine header intact while ${op} sleeps on it, and ${op} returns`, () => {
+        const out = execFileSync(process.execPath, ["--liftoff-only", script, op, build], {
+          encoding: "utf8",
+          timeout: 20_000,
+        });
+        const r = JSON.parse(out.trim().split("\n").pop() as string);
+        expect(r.magicIntact).toBe(true);
+        expect(r.result === ERR_RETRY || r.result >= 0).toBe(true);
+      });
+    }
+  },
+);

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import binaryen from "binaryen";
 import { describe, expect, it } from "vitest";
 
 // Section ids of the WebAssembly binary format.
@@ -39,9 +40,22 @@ describe.each(["ringlock.wasm", "ringlock.debug.wasm"])("the built %s", (name) =
     expect(ids).not.toContain(DATACOUNT);
   });
 
-  it("imports exactly one thing: a shared memory", () => {
+  it("imports a shared memory and the host's bounded wait, nothing else", () => {
     const mod = new WebAssembly.Module(bytes);
-    expect(WebAssembly.Module.imports(mod)).toEqual([{ module: "env", name: "memory", kind: "memory" }]);
+    const imports = WebAssembly.Module.imports(mod).sort((a, b) => a.name.localeCompare(b.name));
+    expect(imports).toEqual([
+      { module: "env", name: "memory", kind: "memory" },
+      { module: "env", name: "sleep", kind: "function" },
+    ]);
     expect(ids.filter((id) => id === IMPORT)).toHaveLength(1);
+  });
+
+  it("never waits on an atomic itself (memory.atomic.wait32 is miscompiled by Node 20's Liftoff)", () => {
+    const mod = binaryen.readBinary(bytes);
+    mod.setFeatures(binaryen.Features.All);
+    const text = mod.emitText();
+    mod.dispose();
+    expect(text).toContain("memory.atomic.notify");
+    expect(text).not.toMatch(/memory\.atomic\.wait/);
   });
 });

@@ -2,18 +2,19 @@
 // compiler (Liftoff) prepared memory.atomic.wait32 with an 8-byte store into a
 // 4-byte stack slot, zeroing the neighbouring slot that held the word's
 // address, so the next pass of the wait loop wrote to address 0, the engine's
-// MAGIC. Run with `node --liftoff-only liftoff-wait.mjs <op>`: a helper thread
+// MAGIC. Run with `node --liftoff-only liftoff-wait.mjs <op> [build]`: a helper thread
 // holds one internal word (stamped with a live thread record) for a while, so
 // that <op> sleeps in the bounded wait path, then lets it go. Prints JSON:
 // { op, result, magicIntact }.
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { H_ALLOC, H_MAGIC, MAGIC_VALUE } from "../../dist/assembly/layout.js";
+import { engineImports } from "../../dist/bindings/engine.js";
 
 const op = process.argv[2];
-const wasm = new URL("../../build/ringlock.wasm", import.meta.url);
+const wasm = new URL(`../../build/${process.argv[3] ?? "ringlock.wasm"}`, import.meta.url);
 const memory = new WebAssembly.Memory({ initial: 1, maximum: 4096, shared: true });
-const x = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm)), { env: { memory } }).exports;
+const x = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm)), engineImports(memory)).exports;
 const i32 = new Int32Array(memory.buffer);
 x.init(4096 * 65536, 1, 2);
 const A = x.attach(1, 1);
