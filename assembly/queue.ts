@@ -26,7 +26,8 @@
 //  - A grant loop records, before it moves node n, IGRANT = n and IGEN =
 //    n's generation. The steps are: unlink from the queue (HEAD = NEXT), link
 //    into the holds (HOLDS = n), CTL = HELD (the grant: the linearisation
-//    point against cancel), clear the lock's ABANDONED flag, push n onto the
+//    point against cancel; ABANDONED too for every grant of the batch that
+//    follows a holder's death), clear the lock's ABANDONED flag, push n onto the
 //    owner's INBOX and wake it. repairLock() finds such a record of a dead
 //    thread (validated by n's LOCK and generation, so a stale one is
 //    harmless) and either rolls the grant back (CTL still WAITING: n goes back
@@ -220,6 +221,9 @@ export function grantWaiters(self: usize, l: usize): i32 {
   if (head == 0) return 0;
   const t = <usize>load<u32>(l + L_TABLE);
   const n = load<u32>(t + T_NMODES);
+  // Every grant of the batch that follows a holder's death is told: all of
+  // them may see what the dead holder left half done.
+  const abandoned = (load<u32>(l + L_FLAGS) & LF_ABANDONED) != 0 ? CTL_ABANDONED : 0;
   let mine = 0;
   while (head != 0) {
     const ctl = load<u32>(head + N_CTL);
@@ -234,11 +238,9 @@ export function grantWaiters(self: usize, l: usize): i32 {
     else store<u32>(l + L_TAIL, 0);
     store<u32>(l + L_NWAIT, load<u32>(l + L_NWAIT) - 1);
     addHold(l, head, m, w);
-    const flags = load<u32>(l + L_FLAGS);
-    const abandoned = (flags & LF_ABANDONED) != 0 ? CTL_ABANDONED : 0;
     // The grant, and the linearisation point of grant vs cancel.
     store<u32>(head + N_CTL, (ctl & ~CTL_STATE_MASK) | ST_HELD | abandoned);
-    if (abandoned != 0) store<u32>(l + L_FLAGS, flags & ~LF_ABANDONED);
+    if (abandoned != 0) store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) & ~LF_ABANDONED);
     if (<usize>load<u32>(head + N_OWNER) == self) mine++;
     deliver(self, head);
     head = next;
