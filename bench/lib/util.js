@@ -1,5 +1,6 @@
 // Small shared helpers: argv options, progress lines, results back to run.js.
 
+import { execFileSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 
 export const now = () => performance.now();
@@ -30,6 +31,19 @@ export function send(msg) {
   }
   process.stdout.write(`${JSON.stringify(msg, null, 1)}\n`);
   return Promise.resolve();
+}
+
+/** `git describe --always --dirty` of the checkout at dir, or undefined outside one. */
+export function gitDescribe(dir) {
+  try {
+    return execFileSync("git", ["describe", "--always", "--dirty"], {
+      cwd: dir,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return undefined;
+  }
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

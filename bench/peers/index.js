@@ -27,7 +27,8 @@
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { Engine, FifoLock, Mutex, RWLock, Semaphore } from "../../dist/bindings/index.js";
+import * as current from "../../dist/bindings/index.js";
+import { BASELINE, baseline } from "../lib/baseline.js";
 import { MinimalMutex, MinimalTimedMutex } from "./minimal.js";
 
 const require = createRequire(import.meta.url);
@@ -116,77 +117,96 @@ const DONE = "DONE";
 
 export const RINGLOCK_VERSION = require("../../package.json").version;
 
+// The ringlock rows of one build, given its exports: the current build's, and
+// with --baseline (bench/lib/baseline.js) the same rows for the older build,
+// tagged "@baseline" and of kind "baseline": the report sets them against the
+// current rows (new ÷ old) and never counts them as a peer in a target.
+function ringlockPeers({ Engine, FifoLock, Mutex, RWLock, Semaphore }, build) {
+  const rows = [
+    {
+      id: "ringlock.Mutex",
+      name: "ringlock Mutex",
+      pkg: "ringlock",
+      version: RINGLOCK_VERSION,
+      kind: "ringlock",
+      fifo: true,
+      mutex: { make: () => new Mutex(), acq: "const g = await L.acquire();", rel: "g.release();" },
+      run: { make: () => new Mutex(), run: (b, x) => `await L.run(${a(x)}() => { ${b} });` },
+      try: { make: () => new Mutex(), try: "const g = L.tryAcquire(); if (g === null) H.fail();", rel: "g.release();" },
+      timed: {
+        make: () => new Mutex(),
+        acq: (ms) => `const g = await L.acquire({ timeout: ${ms} });`,
+        rel: "g.release();",
+      },
+      drain: {
+        // A fresh engine, so that its heapBytes delta is this lock's alone.
+        make: () => new Mutex({ engine: new Engine() }),
+        hold: "const h = await L.acquire(); return () => h.release();",
+        on: `(g) => { g.release(); ${DONE} }`,
+        enq: "L.acquire().then(ON);",
+      },
+    },
+    {
+      id: "ringlock.Semaphore",
+      name: "ringlock Semaphore",
+      pkg: "ringlock",
+      version: RINGLOCK_VERSION,
+      kind: "ringlock",
+      fifo: true,
+      try: {
+        make: () => new Semaphore(4),
+        try: "const g = L.tryAcquire(); if (g === null) H.fail();",
+        rel: "g.release();",
+        label: "Semaphore(4).tryAcquire()",
+      },
+      sema: { make: (n) => new Semaphore(n), acq: "const g = await L.acquire();", rel: "g.release();" },
+      wsema: { make: (n) => new Semaphore(n), acq: "const g = await L.acquire({ weight: w });", rel: "g.release();" },
+    },
+    {
+      id: "ringlock.RWLock",
+      name: "ringlock RWLock",
+      pkg: "ringlock",
+      version: RINGLOCK_VERSION,
+      kind: "ringlock",
+      fifo: true,
+      try: {
+        make: () => new RWLock(),
+        try: "const g = L.tryRead(); if (g === null) H.fail();",
+        rel: "g.release();",
+        label: "RWLock.tryRead()",
+      },
+      rw: {
+        make: () => new RWLock(),
+        read: "const g = await L.read();",
+        write: "const g = await L.write();",
+        rel: "g.release();",
+      },
+    },
+    {
+      id: "ringlock.FifoLock",
+      name: "ringlock FifoLock (IS/IX/S/SIX/X)",
+      pkg: "ringlock",
+      version: RINGLOCK_VERSION,
+      kind: "ringlock",
+      fifo: true,
+      mgl: { make: () => new FifoLock(MGL), acq: "const g = await L.acquire(H.MODES[m]);", rel: "g.release();" },
+    },
+  ];
+  if (build === undefined) return rows;
+  return rows.map((p) => ({
+    ...p,
+    id: `${p.id}@baseline`,
+    name: `${p.name} @baseline`,
+    version: build.version,
+    kind: "baseline",
+  }));
+}
+
 /** @type {Array<object>} */
 export const PEERS = [
   // ------------------------------------------------------------------ ringlock
-  {
-    id: "ringlock.Mutex",
-    name: "ringlock Mutex",
-    pkg: "ringlock",
-    version: RINGLOCK_VERSION,
-    kind: "ringlock",
-    fifo: true,
-    mutex: { make: () => new Mutex(), acq: "const g = await L.acquire();", rel: "g.release();" },
-    run: { make: () => new Mutex(), run: (b, x) => `await L.run(${a(x)}() => { ${b} });` },
-    try: { make: () => new Mutex(), try: "const g = L.tryAcquire(); if (g === null) H.fail();", rel: "g.release();" },
-    timed: {
-      make: () => new Mutex(),
-      acq: (ms) => `const g = await L.acquire({ timeout: ${ms} });`,
-      rel: "g.release();",
-    },
-    drain: {
-      // A fresh engine, so that its heapBytes delta is this lock's alone.
-      make: () => new Mutex({ engine: new Engine() }),
-      hold: "const h = await L.acquire(); return () => h.release();",
-      on: `(g) => { g.release(); ${DONE} }`,
-      enq: "L.acquire().then(ON);",
-    },
-  },
-  {
-    id: "ringlock.Semaphore",
-    name: "ringlock Semaphore",
-    pkg: "ringlock",
-    version: RINGLOCK_VERSION,
-    kind: "ringlock",
-    fifo: true,
-    try: {
-      make: () => new Semaphore(4),
-      try: "const g = L.tryAcquire(); if (g === null) H.fail();",
-      rel: "g.release();",
-      label: "Semaphore(4).tryAcquire()",
-    },
-    sema: { make: (n) => new Semaphore(n), acq: "const g = await L.acquire();", rel: "g.release();" },
-    wsema: { make: (n) => new Semaphore(n), acq: "const g = await L.acquire({ weight: w });", rel: "g.release();" },
-  },
-  {
-    id: "ringlock.RWLock",
-    name: "ringlock RWLock",
-    pkg: "ringlock",
-    version: RINGLOCK_VERSION,
-    kind: "ringlock",
-    fifo: true,
-    try: {
-      make: () => new RWLock(),
-      try: "const g = L.tryRead(); if (g === null) H.fail();",
-      rel: "g.release();",
-      label: "RWLock.tryRead()",
-    },
-    rw: {
-      make: () => new RWLock(),
-      read: "const g = await L.read();",
-      write: "const g = await L.write();",
-      rel: "g.release();",
-    },
-  },
-  {
-    id: "ringlock.FifoLock",
-    name: "ringlock FifoLock (IS/IX/S/SIX/X)",
-    pkg: "ringlock",
-    version: RINGLOCK_VERSION,
-    kind: "ringlock",
-    fifo: true,
-    mgl: { make: () => new FifoLock(MGL), acq: "const g = await L.acquire(H.MODES[m]);", rel: "g.release();" },
-  },
+  ...ringlockPeers(current),
+  ...(baseline ? ringlockPeers(baseline, BASELINE) : []),
 
   // ------------------------------------------------------------------ minimal
   {

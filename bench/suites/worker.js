@@ -8,11 +8,18 @@
 // releases; a worker that gets the lock from another worker subtracts that
 // stamp from its own clock first thing in the section. The raw ping-pong floor
 // stamps right before it hands the turn over, the same way.
+//
+// With a baseline build (workerData.baseline, the URL of an older ringlock's
+// dist/bindings/index.js), "ringlock@baseline" jobs run the ringlock loops on
+// that build's Mutex.
 
 import * as wt from "node:worker_threads";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { Mutex } from "../../dist/bindings/index.js";
 import { C } from "./workers-layout.js";
+
+const MUTEX = { ringlock: Mutex };
+if (workerData.baseline) MUTEX["ringlock@baseline"] = (await import(workerData.baseline)).Mutex;
 
 const origin = performance.timeOrigin;
 const clock = () => origin + performance.now();
@@ -145,12 +152,18 @@ async function loopRaw(ctl, stamp, me, n) {
   return { overlaps: 0, handoffs: n, lat };
 }
 
+// The baseline build's copies of the ringlock loops, compiled from their
+// source: distinct functions with their own type feedback, so that neither
+// build's Mutex makes the other's call sites polymorphic.
+const fresh = (f) => new Function("C", "clock", `"use strict";\nreturn ${f}`)(C, clock);
+const baselineLoops = workerData.baseline ? { lean: fresh(leanRinglock), loop: fresh(loopRinglock) } : undefined;
+
 // ---------------------------------------------------------------- jobs
 async function run(job) {
   const ctl = new Int32Array(job.ctl);
   const order = new Int32Array(job.order);
   const stamp = new Float64Array(job.stamp);
-  const L = job.lib === "ringlock" ? Mutex.from(job.shared) : null;
+  const L = MUTEX[job.lib]?.from(job.shared) ?? null;
   // Start barrier: a blocking wait is fine here, no event-loop work is pending.
   Atomics.add(ctl, C.READY, 1);
   Atomics.notify(ctl, C.READY);
@@ -163,6 +176,9 @@ async function run(job) {
     case "ringlock.lean":
       r = await leanRinglock(L, job.n);
       break;
+    case "ringlock@baseline.lean":
+      r = await baselineLoops.lean(L, job.n);
+      break;
     case "wtlocks.lean":
       r = await leanWtLocks(job.name, job.n);
       break;
@@ -171,6 +187,9 @@ async function run(job) {
       break;
     case "ringlock":
       r = await loopRinglock(L, ctl, order, stamp, job.me, job.n, stamps);
+      break;
+    case "ringlock@baseline":
+      r = await baselineLoops.loop(L, ctl, order, stamp, job.me, job.n, stamps);
       break;
     case "wtlocks":
       r = await loopWtLocks(job.name, ctl, order, stamp, job.me, job.n, stamps);

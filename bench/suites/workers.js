@@ -4,6 +4,7 @@
 // this thread only starts them, times them and serves the postMessage lock.
 //
 //   node bench/suites/workers.js [--quick] [--reps=N] [--libs=ringlock,wtlocks,server,raw]
+//                                [--baseline=<path>]  (adds ringlock@baseline, see lib/baseline.js)
 //
 // Cells: for each library, 1 worker (uncontended shared lock) and 2/4/8
 // workers on one lock (ns per section). Ping-pong (8e): the median latency of
@@ -16,6 +17,7 @@
 import * as wt from "node:worker_threads";
 import { Worker } from "node:worker_threads";
 import { Mutex } from "../../dist/bindings/index.js";
+import { BASELINE, baseline } from "../lib/baseline.js";
 import { mergeFairness, overtakes, summarize } from "../lib/stats.js";
 import { fmtNs, list, now, options, progress, send, sleep } from "../lib/util.js";
 import { WORKER_COUNTS } from "../scenarios.js";
@@ -30,12 +32,13 @@ const JOB_TIMEOUT = 60_000;
 const counts = WORKER_COUNTS;
 const POOL = Math.max(...counts);
 const hasWtLocks = typeof wt.locks?.request === "function";
-const wanted = list(opt.libs) ?? ["ringlock", "wtlocks", "server", "raw"];
-const LIBS = wanted.filter((l) => l !== "wtlocks" || hasWtLocks);
+const wanted = list(opt.libs) ?? ["ringlock", ...(baseline ? ["ringlock@baseline"] : []), "wtlocks", "server", "raw"];
+const LIBS = wanted.filter((l) => (l !== "wtlocks" || hasWtLocks) && (l !== "ringlock@baseline" || baseline));
 const NODE = process.version;
 
 const LIB_INFO = {
   ringlock: { id: "ringlock.Mutex", name: "ringlock Mutex", kind: "ringlock" },
+  "ringlock@baseline": { id: "ringlock.Mutex@baseline", name: "ringlock Mutex @baseline", kind: "baseline" },
   wtlocks: { id: "worker_threads.locks", name: "worker_threads.locks", kind: "peer" },
   server: { id: "postmessage-server", name: "lock server on the main thread (postMessage)", kind: "peer" },
   raw: { id: "floor.waitAsync", name: "floor: raw Atomics.waitAsync ping-pong", kind: "floor" },
@@ -73,7 +76,7 @@ const server = {
 async function startPool() {
   const ups = [];
   pool = Array.from({ length: POOL }, () => {
-    const w = new Worker(new URL("./worker.js", import.meta.url));
+    const w = new Worker(new URL("./worker.js", import.meta.url), { workerData: { baseline: BASELINE?.url } });
     ups.push(new Promise((r) => w.once("message", r)));
     w.on("message", (m) => {
       if (m.type === "acq") server.acquire(w);
@@ -109,7 +112,9 @@ async function job(lib, k, n) {
   const total = raw ? 0 : k * n;
   const order = new SharedArrayBuffer(4 * Math.max(1, total));
   const id = ++jobSeq;
-  const shared = lib === "ringlock" ? new Mutex().share() : undefined;
+  // Each build shares a lock of its own engine: the baseline's Mutex.from() reads the baseline's layout.
+  const shared =
+    lib === "ringlock" ? new Mutex().share() : lib === "ringlock@baseline" ? new baseline.Mutex().share() : undefined;
   // Each worker answers with a result message carrying the job id.
   const all = new Promise((resolve) => {
     const got = [];
