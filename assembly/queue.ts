@@ -96,6 +96,7 @@ import {
   ST_WAITING,
   T_CONFLICT,
   T_NMODES,
+  THREAD_CACHE_MAX,
   TS_ALIVE,
   TS_DEAD,
 } from "./layout";
@@ -125,15 +126,17 @@ import { dropWord, isShared, poison, poisoned, takeWord } from "./words";
 }
 
 // @ts-expect-error: decorator
-@inline function intent(thr: usize, op: u32, l: usize, node: usize): void {
+@inline function intent(sh: bool, thr: usize, op: u32, l: usize, node: usize): void {
+  // Unshared, no other thread can see this one stop: no record needed.
+  if (!sh) return;
   store<u32>(thr + R_ILOCK, <u32>l);
   store<u32>(thr + R_INODE, <u32>node);
   store<u32>(thr + R_OP, op);
 }
 
 // @ts-expect-error: decorator
-@inline function done(thr: usize): void {
-  store<u32>(thr + R_OP, OP_NONE);
+@inline function done(sh: bool, thr: usize): void {
+  if (sh) store<u32>(thr + R_OP, OP_NONE);
 }
 
 // ---------------------------------------------------------------- holds
@@ -291,7 +294,8 @@ export function tryAcquire(thr: usize, l: usize, m: u32, w: u32): i32 {
 }
 
 function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
-  if (poisoned()) return ERR_POISONED;
+  const sh = isShared();
+  if (sh && poisoned()) return ERR_POISONED;
   const bad = checkRequest(l, m, w);
   if (bad != OK) return bad;
   if (load<u32>(thr + R_CACHE) == 0) {
@@ -299,12 +303,12 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
     if (r != 0) return r;
   }
   const node = <usize>load<u32>(thr + R_CACHE);
-  intent(thr, OP_REQUEST, l, node);
+  intent(sh, thr, OP_REQUEST, l, node);
   store<u32>(thr + R_CACHE, load<u32>(node + N_LOCK)); // commits the pop
   store<u32>(thr + R_NCACHE, load<u32>(thr + R_NCACHE) - 1);
   if (!takeWord(thr, l)) {
     cachePush(thr, node);
-    done(thr);
+    done(sh, thr);
     return ERR_RETRY;
   }
   store<u32>(node + N_LOCK, <u32>l);
@@ -319,14 +323,14 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
     addHold(l, node, m, w);
     if (abandoned != 0) store<u32>(l + L_FLAGS, flags & ~LF_ABANDONED);
     dropWord(l);
-    done(thr);
+    done(sh, thr);
     return <i32>node;
   }
   if (!mayQueue) {
     dropWord(l);
     // Never published: back to the cache with its generation unchanged.
     cachePush(thr, node);
-    done(thr);
+    done(sh, thr);
     return 0;
   }
   store<u32>(node + N_CTL, gen | (m << CTL_MODE_SHIFT) | ST_WAITING);
@@ -338,7 +342,7 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
   store<u32>(l + L_TAIL, <u32>node);
   store<u32>(l + L_NWAIT, load<u32>(l + L_NWAIT) + 1);
   dropWord(l);
-  done(thr);
+  done(sh, thr);
   return <i32>(node | QUEUED_BIT);
 }
 
@@ -354,11 +358,12 @@ export function canAcquire(l: usize, m: u32, w: u32): i32 {
 export function release(thr: usize, node: usize, gen: u32): i32 {
   const ctl0 = atomic.load<u32>(node + N_CTL);
   if ((ctl0 & CTL_STATE_MASK) != ST_HELD || genOf(ctl0) != gen) return ERR_STALE;
-  if (poisoned()) return ERR_POISONED;
+  const sh = isShared();
+  if (sh && poisoned()) return ERR_POISONED;
   const l = <usize>load<u32>(node + N_LOCK);
-  intent(thr, OP_RELEASE, l, node);
+  intent(sh, thr, OP_RELEASE, l, node);
   if (!takeWord(thr, l)) {
-    done(thr);
+    done(sh, thr);
     return ERR_RETRY;
   }
   // Only the owner thread (or the reaper, after its death) releases a node,
@@ -368,9 +373,9 @@ export function release(thr: usize, node: usize, gen: u32): i32 {
   const mine = load<u32>(l + L_HEAD) != 0 ? grantWaiters(thr, l) : 0;
   changed(l);
   dropWord(l);
-  done(thr);
+  done(sh, thr);
   wakeWatchers(l);
-  trimCache(thr);
+  if (load<u32>(thr + R_NCACHE) > <u32>THREAD_CACHE_MAX) trimCache(thr);
   return mine;
 }
 
@@ -380,16 +385,17 @@ export function release(thr: usize, node: usize, gen: u32): i32 {
 export function cancel(thr: usize, node: usize, gen: u32): i32 {
   const ctl0 = atomic.load<u32>(node + N_CTL);
   if ((ctl0 & CTL_STATE_MASK) == ST_FREE || genOf(ctl0) != gen) return ERR_STALE;
-  if (poisoned()) return ERR_POISONED;
+  const sh = isShared();
+  if (sh && poisoned()) return ERR_POISONED;
   const l = <usize>load<u32>(node + N_LOCK);
-  intent(thr, OP_CANCEL, l, node);
+  intent(sh, thr, OP_CANCEL, l, node);
   if (!takeWord(thr, l)) {
-    done(thr);
+    done(sh, thr);
     return ERR_RETRY;
   }
   if ((load<u32>(node + N_CTL) & CTL_STATE_MASK) == ST_HELD) {
     dropWord(l);
-    done(thr);
+    done(sh, thr);
     return ERR_GRANTED;
   }
   const prev = unlinkWaiter(l, node);
@@ -397,9 +403,9 @@ export function cancel(thr: usize, node: usize, gen: u32): i32 {
   const mine = prev == 0 ? grantWaiters(thr, l) : 0;
   changed(l);
   dropWord(l);
-  done(thr);
+  done(sh, thr);
   wakeWatchers(l);
-  trimCache(thr);
+  if (load<u32>(thr + R_NCACHE) > <u32>THREAD_CACHE_MAX) trimCache(thr);
   return mine;
 }
 

@@ -321,15 +321,14 @@ export class Engine {
    *  order, until it returns true; op returns false when the engine answered
    *  ERR_RETRY. Per-thread order of engine calls is kept. */
   later(op: () => boolean): void {
-    if (this.#deferredAt === this.#deferred.length && op()) return;
+    if (!this.deferring && op()) return;
     this.#deferred.push(op);
+    this.deferring = true;
     this.#scheduleRetry();
   }
 
   /** @internal Whether operations are waiting for the engine (a try must fail meanwhile). */
-  get deferring(): boolean {
-    return this.#deferredAt !== this.#deferred.length;
-  }
+  deferring = false;
 
   #scheduleRetry(): void {
     // A ref'd timer: it keeps the thread alive until the work is done.
@@ -350,6 +349,7 @@ export class Engine {
     }
     q.length = 0;
     this.#deferredAt = 0;
+    this.deferring = false;
   };
 
   /** @internal Calls a synchronous engine operation, retrying for a short while

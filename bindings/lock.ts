@@ -519,7 +519,19 @@ export abstract class LockCore {
   acquireIndex(m: number, w: number, o: AcquireOptions | undefined): Promise<Guard> {
     const no = refusal(o);
     if (no !== undefined) return Promise.reject(no);
-    if (this.ptr === DISPOSED) return Promise.reject(disposed());
+    const e = this.engine;
+    const l = this.ptr;
+    if (l > 0 && !e.deferring) {
+      // Fast path: the block exists and nothing of this thread waits before us.
+      const r = e.x.acquire(e.thr, l, m, w);
+      if (r > 0) {
+        this.outstanding++;
+        if ((r & QUEUED_BIT) === 0) return Promise.resolve(new Ticket(this, r, e.view(r)[(r + N_CTL) >> 2], w));
+        return this.#submitted(r, w, o?.signal, o?.timeout);
+      }
+      if (r !== ERR_RETRY) return Promise.reject(engineError(r, e.maxMemoryBytes));
+    }
+    if (l === DISPOSED) return Promise.reject(disposed());
     this.outstanding++;
     let r: number;
     try {
