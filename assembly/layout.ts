@@ -105,7 +105,8 @@ export const CTL_MODE_SHIFT = 3;
 export const CTL_MODE_MASK = 31;
 export const CTL_GEN_SHIFT = 8;
 
-// Lock: 60 bytes of header, then one u32 held weight per mode.
+// Lock: 56 bytes of header, then one u32 held weight per mode (a Mutex or an
+// RWLock fits a 64-byte block).
 //
 //   off  field     meaning                                  writer
 //   0    WORD      internal word (stamped with its holder)  any thread (words.ts)
@@ -118,13 +119,12 @@ export const CTL_GEN_SHIFT = 8;
 //   28   FLAGS     bit 0: a holder died (abandoned)         under WORD
 //   32   VERSION   bumped whenever a try could newly pass   under WORD
 //   36   WATCH     threads parked on VERSION                atomic add
-//   40   NHOLD     number of HELD nodes (derived)           under WORD
+//   40   CREATOR   thread whose creation reference is still  under ALLOC
+//                  its own (not yet turned into a handle), or 0
 //   44   HOLDS     head of the hold list (authoritative)    under WORD
 //   48   LPREV     registry of live locks                   under ALLOC
 //   52   LNEXT
-//   56   CREATOR   thread whose creation reference is still  under ALLOC
-//                  its own (not yet turned into a handle), or 0
-//   60   HELD[n]   weight held per mode (derived)           under WORD
+//   56   HELD[n]   weight held per mode (derived)           under WORD
 //
 // "Authoritative" fields are changed by single stores that commit a step;
 // "derived" ones can be recomputed from them, which is how recovery repairs a
@@ -140,12 +140,11 @@ export const L_REFS = 24;
 export const L_FLAGS = 28;
 export const L_VERSION = 32;
 export const L_WATCH = 36;
-export const L_NHOLD = 40;
+export const L_CREATOR = 40;
 export const L_HOLDS = 44;
 export const L_LPREV = 48;
 export const L_LNEXT = 52;
-export const L_CREATOR = 56;
-export const L_HELD = 60;
+export const L_HELD = 56;
 export const LF_ABANDONED = 1;
 
 // Mode table: immutable once filled; in the TABLES registry.

@@ -58,7 +58,6 @@ import {
   L_HELD,
   L_HOLDS,
   L_MASK,
-  L_NHOLD,
   L_NWAIT,
   L_TABLE,
   L_TAIL,
@@ -152,7 +151,6 @@ import { dropWord, isShared, poison, poisoned, takeWord } from "./words";
   const slot = l + L_HELD + (m << 2);
   store<u32>(slot, load<u32>(slot) + w);
   store<u32>(l + L_MASK, load<u32>(l + L_MASK) | (1 << m));
-  store<u32>(l + L_NHOLD, load<u32>(l + L_NHOLD) + 1);
 }
 
 // Under WORD: the reverse of addHold.
@@ -168,7 +166,6 @@ import { dropWord, isShared, poison, poisoned, takeWord } from "./words";
   const left = load<u32>(slot) - load<u32>(node + N_WEIGHT);
   store<u32>(slot, left);
   if (left == 0) store<u32>(l + L_MASK, load<u32>(l + L_MASK) & ~(1 << m));
-  store<u32>(l + L_NHOLD, load<u32>(l + L_NHOLD) - 1);
 }
 
 // Under WORD: takes a WAITING node out of the queue; returns its predecessor.
@@ -462,7 +459,7 @@ export function repairLock(l: usize): bool {
   }
   store<u32>(l + L_TAIL, <u32>back);
   store<u32>(l + L_NWAIT, count);
-  // Holds: HPREV, HELD[], MASK, NHOLD from the chain.
+  // Holds: HPREV, HELD[], MASK from the chain.
   const t = <usize>load<u32>(l + L_TABLE);
   const n = load<u32>(t + T_NMODES);
   for (let m: u32 = 0; m < n; m++) store<u32>(l + L_HELD + (m << 2), 0);
@@ -485,7 +482,6 @@ export function repairLock(l: usize): bool {
     p = <usize>load<u32>(p + N_HNEXT);
   }
   store<u32>(l + L_MASK, mask);
-  store<u32>(l + L_NHOLD, count);
   changed(l);
   return true;
 }

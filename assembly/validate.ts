@@ -26,7 +26,6 @@ import {
   L_LNEXT,
   L_LPREV,
   L_MASK,
-  L_NHOLD,
   L_NWAIT,
   L_TABLE,
   L_TAIL,
@@ -50,7 +49,7 @@ const FAIL_BOUNDS = 1; // a pointer outside the heap or misaligned
 const FAIL_TABLE = 2; // mode table malformed (n, asymmetric conflicts, limit 0)
 const FAIL_HELD_SUM = 3; // HELD[m] != sum of held weights of mode m
 const FAIL_MASK = 4; // MASK disagrees with HELD
-const FAIL_NHOLD = 5; // NHOLD != hold list length
+const FAIL_HOLD_LINK = 5; // hold list back links inconsistent
 const FAIL_HOLD_NODE = 6; // hold list node not HELD or not of this lock
 const FAIL_LIMIT = 7; // HELD[m] > LIMIT[m]
 const FAIL_CONFLICT = 8; // two conflicting modes held at once
@@ -135,21 +134,22 @@ function checkLock(l: usize): i32 {
   return checkHolds(l, t, n) || checkQueue(l, t, n);
 }
 
-// I1, I2: recompute HELD, MASK and NHOLD from the hold list.
+// I1, I2: recompute HELD and MASK from the hold list.
 function checkHolds(l: usize, t: usize, n: u32): i32 {
   let count: u32 = 0;
   let mask: u32 = 0;
   for (let m: u32 = 0; m < n; m++) {
     let sum: u64 = 0;
+    count = 0;
     let p = <usize>load<u32>(l + L_HOLDS);
     let back: usize = 0;
     while (p != 0) {
       if (!inHeap(p)) return FAIL_BOUNDS;
-      if (<usize>load<u32>(p + N_HPREV) != back) return FAIL_HOLD_NODE;
+      if (<usize>load<u32>(p + N_HPREV) != back) return FAIL_HOLD_LINK;
       const ctl = load<u32>(p + N_CTL);
       if ((ctl & CTL_STATE_MASK) != ST_HELD || <usize>load<u32>(p + N_LOCK) != l) return FAIL_HOLD_NODE;
       if (((ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK) == m) sum += load<u32>(p + N_WEIGHT);
-      if (m == 0) count++;
+      if (++count > (load<u32>(H_TOP) >>> 5)) return FAIL_HOLD_LINK;
       back = p;
       p = <usize>load<u32>(p + N_HNEXT);
     }
@@ -159,7 +159,6 @@ function checkHolds(l: usize, t: usize, n: u32): i32 {
     if (held != 0) mask |= 1 << m;
   }
   if (mask != load<u32>(l + L_MASK)) return FAIL_MASK;
-  if (count != load<u32>(l + L_NHOLD)) return FAIL_NHOLD;
   for (let m: u32 = 0; m < n; m++) {
     if (((mask >>> m) & 1) != 0 && (load<u32>(t + T_CONFLICT + (m << 2)) & mask & ~(1 << m)) != 0) {
       return FAIL_CONFLICT;

@@ -81,7 +81,7 @@ const VALIDATE_FAILURES = [
   "malformed mode table",
   "HELD[m] differs from the holds' weights",
   "MASK differs from HELD",
-  "NHOLD differs from the hold list",
+  "hold list back links inconsistent",
   "hold list node not HELD or of another lock",
   "held weight above the mode's limit",
   "two conflicting modes held",
