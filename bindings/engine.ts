@@ -1,8 +1,10 @@
 // Engine: one shared WebAssembly.Memory holding many locks, seen from one
 // thread. It loads the wasm engine over the memory, turns the engine's grant
 // events (nodes pushed to this thread's inbox) into Promise settlement, wakes
-// on grants from other threads with Atomics.waitAsync, and reaps the holds and
-// waits of workers that die.
+// on grants from other threads with Atomics.waitAsync, reaps the holds and
+// waits of workers that die, and retries, in this thread's order, the calls
+// the engine answered with ERR_RETRY (an internal word stayed busy, perhaps
+// held by a dead thread not yet reaped: the reaper runs from this event loop).
 
 import { existsSync, readFileSync } from "node:fs";
 import { threadId } from "node:worker_threads";
@@ -553,9 +555,8 @@ export class Engine {
         this.#reapTimer = undefined;
         this.reap();
       }, 1);
-    } else if (r < 0) {
-      throw engineError(r, this.maxMemoryBytes);
     }
+    // ERR_POISONED: nothing more to reap; every later call reports it.
   }
 }
 
