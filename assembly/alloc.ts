@@ -29,6 +29,7 @@ import {
   HD_LOCK,
   HD_NEXT,
   HD_PREV,
+  HEADER_SIZE,
   L_CREATOR,
   L_HELD,
   L_LNEXT,
@@ -56,6 +57,12 @@ import {
   TS_MASK,
 } from "./layout";
 import { allocDone, takeWord, txCommit, txStore } from "./words";
+
+/** Whether p can be a block: inside the heap and aligned. */
+// @ts-expect-error: decorator
+@inline export function inHeap(p: usize): bool {
+  return p >= <usize>HEADER_SIZE && p < <usize>atomic.load<u32>(H_TOP) && (p & <usize>(MIN_BLOCK - 1)) == 0;
+}
 
 // @ts-expect-error: decorator
 @inline export function classOf(bytes: u32): i32 {

@@ -36,7 +36,7 @@
 //    have been told, so its RESCAN flag is raised and it is woken: the
 //    binding then finds the grant by reading its waiting nodes' CTL words).
 
-import { refill, threadState, trimCache } from "./alloc";
+import { inHeap, refill, threadState, trimCache } from "./alloc";
 import { grantable } from "./grant";
 import {
   CTL_ABANDONED,
@@ -52,7 +52,6 @@ import {
   ERR_WEIGHT,
   H_THREADS,
   H_TOP,
-  HEADER_SIZE,
   L_FLAGS,
   L_HEAD,
   L_HELD,
@@ -64,7 +63,6 @@ import {
   L_VERSION,
   L_WATCH,
   LF_ABANDONED,
-  MIN_BLOCK,
   N_CTL,
   N_HNEXT,
   N_HPREV,
@@ -366,14 +364,7 @@ export function release(thr: usize, node: usize, gen: u32): i32 {
   // Only the owner thread (or the reaper, after its death) releases a node,
   // so the state cannot have moved since the check above.
   removeHold(l, node);
-  nodeFree(thr, node);
-  const mine = load<u32>(l + L_HEAD) != 0 ? grantWaiters(thr, l) : 0;
-  changed(l);
-  dropWord(l);
-  done(sh, thr);
-  wakeWatchers(l);
-  if (load<u32>(thr + R_NCACHE) > <u32>THREAD_CACHE_MAX) trimCache(thr);
-  return mine;
+  return finishOwn(sh, thr, l, node, load<u32>(l + L_HEAD) != 0);
 }
 
 /** Withdraws a waiting node. Returns the number of self-grants the removal
@@ -395,9 +386,16 @@ export function cancel(thr: usize, node: usize, gen: u32): i32 {
     done(sh, thr);
     return ERR_GRANTED;
   }
-  const prev = unlinkWaiter(l, node);
+  // Only the removal of the head can let others through.
+  return finishOwn(sh, thr, l, node, unlinkWaiter(l, node) == 0);
+}
+
+// Under WORD, the end of release and cancel: frees the caller's node it just
+// unlinked, grants what that let through, lets the word go. Returns self-grants.
+// @ts-expect-error: decorator
+@inline function finishOwn(sh: bool, thr: usize, l: usize, node: usize, mayGrant: bool): i32 {
   nodeFree(thr, node);
-  const mine = prev == 0 ? grantWaiters(thr, l) : 0;
+  const mine = mayGrant ? grantWaiters(thr, l) : 0;
   changed(l);
   dropWord(l);
   done(sh, thr);
@@ -429,11 +427,6 @@ export function takeInbox(thr: usize): usize {
 // ---------------------------------------------------------------- repair
 
 const POISON_LOCK = 1;
-
-// @ts-expect-error: decorator
-@inline function inHeap(p: usize): bool {
-  return p >= <usize>HEADER_SIZE && p < <usize>atomic.load<u32>(H_TOP) && (p & <usize>(MIN_BLOCK - 1)) == 0;
-}
 
 /** With l's WORD seized from a dead holder (reapers only, ALLOC held): settles
  *  dead threads' in-flight grants on l and rebuilds every derived field.

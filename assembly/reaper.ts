@@ -28,7 +28,7 @@
 //      d. mark the record FREE (no word is stamped with it any more: every
 //         word it held was seized on the way).
 
-import { cacheToFree, handleUnref, lockUnref, tableUnref, threadState } from "./alloc";
+import { cacheToFree, handleUnref, inHeap, lockUnref, tableUnref, threadState } from "./alloc";
 import {
   ERR_POISONED,
   ERR_RETRY,
@@ -38,14 +38,12 @@ import {
   H_TABLES,
   H_THREADS,
   H_TOP,
-  HEADER_SIZE,
   L_CREATOR,
   L_FLAGS,
   L_HEAD,
   L_HOLDS,
   L_LNEXT,
   LF_ABANDONED,
-  MIN_BLOCK,
   N_HNEXT,
   N_LOCK,
   N_NEXT,
@@ -143,11 +141,6 @@ function leaveLock(thr: usize, l: usize, touched: bool, mine: i32): i32 {
   store<u32>(thr + R_OP, OP_NONE);
   if (touched) wakeWatchers(l);
   return mine;
-}
-
-// @ts-expect-error: decorator
-@inline function inHeap(p: usize): bool {
-  return p >= <usize>HEADER_SIZE && p < <usize>atomic.load<u32>(H_TOP) && (p & <usize>(MIN_BLOCK - 1)) == 0;
 }
 
 // Whether node n is on a chain that starts at word `at` and continues at

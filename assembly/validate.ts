@@ -4,6 +4,7 @@
 // Runs with ALLOC held, taking each lock's WORD in turn (the reap() order).
 
 import { grantable } from "./grant";
+import { inHeap } from "./alloc";
 import { dropWord, takeWord } from "./words";
 import {
   CTL_MODE_MASK,
@@ -19,7 +20,6 @@ import {
   TS_ALIVE,
   TS_MASK,
   H_TOP,
-  HEADER_SIZE,
   L_HEAD,
   L_HELD,
   L_HOLDS,
@@ -30,7 +30,6 @@ import {
   L_TABLE,
   L_TAIL,
   MAX_MODES,
-  MIN_BLOCK,
   N_CTL,
   N_HNEXT,
   N_HPREV,
@@ -61,10 +60,6 @@ const FAIL_FREE_NODE = 13; // a free-list node is not FREE
 const FAIL_REGISTRY = 14; // registry links broken
 const FAIL_BUSY = 15; // an internal word stayed busy (a thread died holding it and is not reaped)
 const FAIL_CACHE_NODE = 16; // a node in a live thread's cache is not FREE
-
-@inline function inHeap(p: usize): bool {
-  return p >= <usize>HEADER_SIZE && p < <usize>load<u32>(H_TOP) && (p & <usize>(MIN_BLOCK - 1)) == 0;
-}
 
 export function validate(thr: usize): i32 {
   // Same order as the reaper: ALLOC, then each lock's WORD in turn.
