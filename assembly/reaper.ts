@@ -12,6 +12,28 @@
 //   DEAD  (2)  ended; waiting to be reaped    set by markDead() (the binding,
 //                                             on the thread's exit event)
 //
+// Intent record of a thread (layout.ts: OP, ILOCK, INODE), as step 1 reads it.
+// The owner writes ILOCK and INODE, then OP, before the operation's first
+// shared write, and clears OP after its last; only the owner writes it while
+// alive, only reapers once it is DEAD.
+//
+//   OP        written by            INODE is                   after a stop it is
+//   NONE      -                     -                          nothing to settle
+//   REQUEST   acquire, tryAcquire   the caller's node, being   in the cache, linked on ILOCK,
+//                                   popped from its cache      or in flight
+//   RELEASE   release               the caller's held node     linked (held), in the cache,
+//                                                              or in flight
+//   CANCEL    cancel                the caller's waiting node  linked (waiting or just
+//                                                              granted), in the cache, or in flight
+//   REAPNODE  a reaper              a dead thread's node it    linked, in that thread's
+//                                   is removing                cache, or in flight
+//
+// "Linked" nodes are the dead thread's holds and waits, which step 2 removes;
+// "in flight" ones go back to their owner's cache; a record left over from an
+// operation that finished (OP not yet cleared) names a node that is linked or
+// cached, so settling it changes nothing. IGRANT and IGEN (a grant loop's node)
+// are settled by repairLock() when a lock's word is seized (queue.ts).
+//
 // reapAll(), with REAP and ALLOC held (ALLOC seized from a dead holder is first
 // rolled back: undoAll()):
 //   1. For every DEAD thread, settle the node its intent record names (its

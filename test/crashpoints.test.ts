@@ -326,6 +326,14 @@ const OPS: Op[] = [
   },
   { name: "takeInbox", run: (s, t) => s.collect(t) },
   {
+    name: "enter+leave (query)",
+    run: (s, t, rand) => {
+      const l = s.locks[rand.int(s.locks.length)];
+      expect(s.x.enter(t.thr, l)).toBe(0);
+      s.x.leave(t.thr, l);
+    },
+  },
+  {
     name: "lockNew+lockDrop",
     run: (s, t) => {
       const l = s.x.lockNew(t.thr, s.tables[1]);
