@@ -52,6 +52,7 @@ import {
   T_NMODES,
   T_REFS,
   THREAD_CACHE_MAX,
+  THREAD_ALIGN,
   THREAD_SIZE,
   TS_ALIVE,
   TS_MASK,
@@ -181,8 +182,10 @@ export function attach(tid: i32, canBlock: i32): usize {
   }
   const fresh = t == 0;
   if (fresh) {
-    t = bump(THREAD_SIZE);
+    // Blocks are 32-byte aligned: carve half a line more and align to a line.
+    t = bump(THREAD_SIZE + THREAD_ALIGN - MIN_BLOCK);
     if (t == 0) return 0;
+    t = (t + THREAD_ALIGN - 1) & ~(<usize>THREAD_ALIGN - 1);
   }
   // Everything but ALIVE and NEXT: nobody reads a record's other words
   // before its thread first uses it.

@@ -162,48 +162,52 @@ export const T_NEXT = 12;
 export const T_CONFLICT = 16;
 export const MAX_MODES = 32;
 
-// Thread record: one per attached thread (JS realm) per engine; 512 bytes.
+// Thread record: one per attached thread (JS realm) per engine; 512 bytes,
+// 64-byte aligned. The first cache line holds what other threads read or
+// write; the second what only the owner touches on every operation, so that
+// threads spinning on a word's holder or granting to it do not slow it down.
 //
 //   off  field   meaning                                   writer
 //   0    WAKE    bumped after every push to INBOX          granters (atomic add)
 //   4    INBOX   stack of nodes granted to this thread     granters push (cmpxchg),
 //                                                          owner takes all (xchg)
 //   8    TID     caller-supplied id (worker threadId)      attach
-//   12   ALIVE   state: ALIVE, DEAD (to be reaped)         attach / markDead
+//   12   ALIVE   state | tid << 2: FREE, ALIVE, DEAD       attach / markDead / reaper
 //   16   RESCAN  1: a grant's delivery may have been lost; recoverers set it,
 //                the owner clears it and rescans its waits
-//   20   NEXT    next thread record                        under ALLOC
-//   24   CACHE   free nodes kept by this thread (chain via N_LOCK; authoritative)
+//   20   NEXT    next thread record (the list only grows)  attach (lock-free push)
+//   24   HANDLES this thread's handles on shared locks     under ALLOC
+//   28   CANBLOCK 1 if this thread may block in Atomics.wait attach
+//   64   CACHE   free nodes kept by this thread (chain via N_LOCK; authoritative)
 //                                                          owner; reapers once dead
-//   28   NCACHE  how many (derived)                        owner
-//   32   HANDLES this thread's handles on shared locks     under ALLOC
-//   36   CANBLOCK 1 if this thread may block in atomic.wait attach
-//   40   OP      intent: the operation in flight (OP_*)    owner
-//   44   ILOCK   intent: the lock it works on              owner
-//   48   INODE   intent: the node it moves (its own, or a dead thread's)
-//   52   IGRANT  intent: the node a grant loop is granting  owner, under WORD
-//   56   IGEN    that node's generation                    owner, under WORD
-//   60   UNDO_N  entries in the undo log of the ALLOC transaction in flight
-//   64   UNDO[UNDO_MAX] (address, old value) pairs        owner, under ALLOC
+//   68   NCACHE  how many (derived)                        owner
+//   72   OP      intent: the operation in flight (OP_*)    owner
+//   76   ILOCK   intent: the lock it works on              owner
+//   80   INODE   intent: the node it moves (its own, or a dead thread's)
+//   84   IGRANT  intent: the node a grant loop is granting  owner, under WORD
+//   88   IGEN    that node's generation                    owner, under WORD
+//   92   UNDO_N  entries in the undo log of the ALLOC transaction in flight
+//   128  UNDO[UNDO_MAX] (address, old value) pairs        owner, under ALLOC
 export const R_WAKE = 0;
 export const R_INBOX = 4;
 export const R_TID = 8;
 export const R_ALIVE = 12;
 export const R_RESCAN = 16;
 export const R_NEXT = 20;
-export const R_CACHE = 24;
-export const R_NCACHE = 28;
-export const R_HANDLES = 32;
-export const R_CANBLOCK = 36;
-export const R_OP = 40;
-export const R_ILOCK = 44;
-export const R_INODE = 48;
-export const R_IGRANT = 52;
-export const R_IGEN = 56;
-export const R_UNDO_N = 60;
-export const R_UNDO = 64;
+export const R_HANDLES = 24;
+export const R_CANBLOCK = 28;
+export const R_CACHE = 64;
+export const R_NCACHE = 68;
+export const R_OP = 72;
+export const R_ILOCK = 76;
+export const R_INODE = 80;
+export const R_IGRANT = 84;
+export const R_IGEN = 88;
+export const R_UNDO_N = 92;
+export const R_UNDO = 128;
 export const UNDO_MAX = 48;
-export const THREAD_SIZE = 512; // >= R_UNDO + 8 * UNDO_MAX
+export const THREAD_SIZE = 512; // = R_UNDO + 8 * UNDO_MAX
+export const THREAD_ALIGN = 64;
 
 // R_ALIVE holds state | tid << 2.
 export const TS_MASK = 3;

@@ -222,14 +222,17 @@ export function grantWaiters(self: usize, l: usize): i32 {
   // Every grant of the batch that follows a holder's death is told: all of
   // them may see what the dead holder left half done.
   const abandoned = (load<u32>(l + L_FLAGS) & LF_ABANDONED) != 0 ? CTL_ABANDONED : 0;
+  const sh = isShared();
   let mine = 0;
   while (head != 0) {
     const ctl = load<u32>(head + N_CTL);
     const m = (ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
     const w = load<u32>(head + N_WEIGHT);
     if (!grantable(l, t, n, m, w)) break;
-    store<u32>(self + R_IGEN, genOf(ctl));
-    store<u32>(self + R_IGRANT, <u32>head);
+    if (sh) {
+      store<u32>(self + R_IGEN, genOf(ctl));
+      store<u32>(self + R_IGRANT, <u32>head);
+    }
     const next = <usize>load<u32>(head + N_NEXT);
     store<u32>(l + L_HEAD, <u32>next); // commits the unlink
     if (next != 0) store<u32>(next + N_PREV, 0);
@@ -243,7 +246,7 @@ export function grantWaiters(self: usize, l: usize): i32 {
     deliver(self, head);
     head = next;
   }
-  store<u32>(self + R_IGRANT, 0);
+  if (sh) store<u32>(self + R_IGRANT, 0);
   return mine;
 }
 

@@ -53,7 +53,11 @@ import {
 
 const SPIN_LIMIT = 128;
 const SLEEP_US = 100; // one bounded sleep round
-const SLEEP_ROUNDS = 20; // at most ~2 ms asleep before giving up
+// Sleeps in a row that ended by time-out (the word never let go meanwhile)
+// before giving up: a holder stuck for ~5 ms is dead or descheduled. A wait
+// that ends because the word changed resets the count: the holders are live.
+const SLEEP_ROUNDS = 50;
+const SLEEP_MAX = 10_000;
 
 // Whether another thread may touch the memory (see H_SHARED in layout.ts).
 // @ts-expect-error: decorator
@@ -89,16 +93,15 @@ export function poison(reason: u32): void {
 }
 
 function takeWordSlow(thr: usize, w: usize): bool {
+  // Spin without reading the holder's record: a dead holder costs a few
+  // hundred wasted loads, a live one is not slowed by our reads.
   for (let i = 0; i < SPIN_LIMIT; i++) {
-    const v = atomic.load<u32>(w);
-    if (v == 0) {
-      if (atomic.cmpxchg<u32>(w, 0, <u32>thr) == 0) return true;
-    } else if (holderDead(v)) {
-      return false;
-    }
+    if (atomic.load<u32>(w) == 0 && atomic.cmpxchg<u32>(w, 0, <u32>thr) == 0) return true;
   }
   if (load<u32>(thr + R_CANBLOCK) == 0) return false;
-  for (let r = 0; r < SLEEP_ROUNDS; r++) {
+  // Bounded in all: even a word that keeps changing hands (live, but never
+  // to us) sends us back to JavaScript after SLEEP_MAX sleeps.
+  for (let r = 0, n = 0; r < SLEEP_ROUNDS && n < SLEEP_MAX; n++) {
     const v = atomic.load<u32>(w);
     if (v == 0) {
       // We may have slept: keep the sleepers bit so our release wakes the next.
@@ -107,7 +110,8 @@ function takeWordSlow(thr: usize, w: usize): bool {
     }
     if (holderDead(v)) return false;
     if ((v & WORD_SLEEPERS) == 0 && atomic.cmpxchg<u32>(w, v, v | WORD_SLEEPERS) != v) continue;
-    sleepOn(w, v | WORD_SLEEPERS, SLEEP_US);
+    if (sleepOn(w, v | WORD_SLEEPERS, SLEEP_US) == TIMED_OUT) r++;
+    else r = 0;
   }
   return false;
 }
@@ -122,7 +126,8 @@ function takeWordSlow(thr: usize, w: usize): bool {
 // (test/liftoff.test.ts).
 // @ts-expect-error: decorator
 @external("env", "sleep")
-declare function sleepOn(w: usize, v: u32, micros: i32): void;
+declare function sleepOn(w: usize, v: u32, micros: i32): i32;
+const TIMED_OUT = 2; // sleepOn: 0 woken, 1 the word had changed, 2 timed out
 
 // @ts-expect-error: decorator
 @inline export function dropWord(w: usize): void {
@@ -154,13 +159,18 @@ export function seizeWord(thr: usize, w: usize): i32 {
 
 /** Stores v at addr inside thr's ALLOC transaction, logging the old value first. */
 export function txStore(thr: usize, addr: usize, v: u32): void {
+  // Unshared, nobody could ever roll this thread back: no log.
+  if (!isShared()) {
+    store<u32>(addr, v);
+    return;
+  }
   const n = load<u32>(thr + R_UNDO_N);
   if (n >= <u32>UNDO_MAX) unreachable(); // a transaction larger than its log is an engine bug
   const e = thr + R_UNDO + (<usize>n << 3);
   store<u32>(e, <u32>addr);
   store<u32>(e + 4, load<u32>(addr));
   atomic.store<u32>(thr + R_UNDO_N, n + 1); // commits the entry before the write
-  atomic.store<u32>(addr, v);
+  store<u32>(addr, v);
 }
 
 /** Ends thr's transaction: from now on its writes stand. */

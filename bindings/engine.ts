@@ -121,9 +121,11 @@ function wasmModule(debug: boolean): WebAssembly.Module {
  *  wait (Atomics.wait) for its internal words' slow path (see assembly/words.ts). */
 export function engineImports(memory: WebAssembly.Memory): WebAssembly.Imports {
   let view = new Int32Array(memory.buffer);
-  const sleep = (addr: number, value: number, micros: number): void => {
+  // 0 woken, 1 the word had changed, 2 timed out.
+  const sleep = (addr: number, value: number, micros: number): number => {
     if (addr >= view.byteLength) view = new Int32Array(memory.buffer);
-    Atomics.wait(view, addr >> 2, value | 0, micros / 1000);
+    const r = Atomics.wait(view, addr >> 2, value | 0, micros / 1000);
+    return r === "ok" ? 0 : r === "not-equal" ? 1 : 2;
   };
   return { env: { memory, sleep } };
 }

@@ -210,17 +210,8 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
       lock.settled();
       throw err;
     }
-    if (ok) {
-      lock.settled();
-      return;
-    }
-    // The engine is busy recovering from a dead thread: released as far as
-    // this guard is concerned, and in the engine as soon as it can be.
-    e.later(() => {
-      if (!e.release(node, gen)) return false;
-      lock.settled();
-      return true;
-    });
+    if (ok) lock.settled();
+    else releaseLater(lock, node, gen);
   }
 
   [Symbol.dispose](): void {
@@ -256,7 +247,12 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
   // read back from memory: it changes only when the node is freed, which
   // cannot happen while this request is parked on it.
   cancel(reason: unknown): void {
-    if (!this.#tryCancel(reason)) this.#lock.engine.later(() => this.done || this.#tryCancel(reason));
+    if (!this.#tryCancel(reason)) this.#cancelLater(reason);
+  }
+
+  // Out of line: a closure in cancel() itself would cost every call a context.
+  #cancelLater(reason: unknown): void {
+    this.#lock.engine.later(() => this.done || this.#tryCancel(reason));
   }
 
   // False when the engine was busy (nothing done: try again later).
@@ -299,6 +295,18 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
     x.long?.clear();
     if (x.signal !== undefined && x.listener !== undefined) x.signal.removeEventListener("abort", x.listener);
   }
+}
+
+// The engine is busy recovering from a dead thread: the guard is released as
+// far as its holder is concerned, and in the engine as soon as it can be.
+// Out of line: a closure in release() itself would cost every call a context.
+function releaseLater(lock: LockCore, node: number, gen: number): void {
+  const e = lock.engine;
+  e.later(() => {
+    if (!e.release(node, gen)) return false;
+    lock.settled();
+    return true;
+  });
 }
 
 // Set in a released ticket's CTL copy: state bits 3 never occur in the engine.
