@@ -112,7 +112,8 @@ function allocLocked(thr: usize, cls: i32): usize {
 }
 
 // Under ALLOC, in thr's transaction.
-export function freeLocked(thr: usize, p: usize, cls: i32): void {
+// @ts-expect-error: decorator
+@inline export function freeLocked(thr: usize, p: usize, cls: i32): void {
   const slot = <usize>(H_FREE + (cls << 2));
   txStore(thr, p + 4, load<u32>(slot));
   txStore(thr, slot, <u32>p);

@@ -158,7 +158,8 @@ export function seizeWord(thr: usize, w: usize): i32 {
 // ---------------------------------------------------------------- undo log
 
 /** Stores v at addr inside thr's ALLOC transaction, logging the old value first. */
-export function txStore(thr: usize, addr: usize, v: u32): void {
+// @ts-expect-error: decorator
+@inline export function txStore(thr: usize, addr: usize, v: u32): void {
   // Unshared, nobody could ever roll this thread back: no log.
   if (!isShared()) {
     store<u32>(addr, v);
