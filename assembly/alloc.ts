@@ -128,12 +128,23 @@ const MOVE = 10; // nodes moved back per trim transaction (4 log entries each)
 /** Fills thr's empty cache. Returns 0, ERR_NOMEM or ERR_RETRY. */
 export function refill(thr: usize): i32 {
   if (!takeWord(thr, H_ALLOC)) return ERR_RETRY;
+  // The new nodes are chained in the order they were carved, so that the
+  // cache hands them out by ascending address: the binding keeps its waiters
+  // in an array indexed by node address, which stays dense that way (popping
+  // them in descending order made every drain of a long queue ~2x slower).
   let got = 0;
+  let first: usize = 0;
+  let last: usize = 0;
   for (; got < REFILL; got++) {
     const p = allocLocked(thr, 0);
     if (p == 0) break;
-    txStore(thr, p + N_LOCK, load<u32>(thr + R_CACHE));
-    txStore(thr, thr + R_CACHE, <u32>p);
+    if (last != 0) txStore(thr, last + N_LOCK, <u32>p);
+    else first = p;
+    last = p;
+  }
+  if (got != 0) {
+    txStore(thr, last + N_LOCK, load<u32>(thr + R_CACHE));
+    txStore(thr, thr + R_CACHE, <u32>first);
   }
   allocDone(thr);
   store<u32>(thr + R_NCACHE, load<u32>(thr + R_NCACHE) + got);
