@@ -144,6 +144,8 @@ const noop = () => {};
 const noopTrue = () => true;
 // Engine.sync(): how many 1 ms rounds a synchronous call waits for a busy engine.
 const SYNC_RETRIES = 200;
+// ...and how many a release or a cancel waits before leaving it to the event loop.
+const SETTLE_RETRIES = 50;
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 // Engine.from() passes an existing memory to the constructor under this key.
 const ADOPT = Symbol("adopt");
@@ -360,13 +362,20 @@ export class Engine {
    *  (blocking) when the engine is busy; throws a LockError with code
    *  ERR_RINGLOCK_BUSY if it stays busy. */
   sync(op: () => number): number {
+    const r = this.persist(op, SYNC_RETRIES);
+    if (r === ERR_RETRY) throw busyError();
+    return r;
+  }
+
+  /** @internal Calls op until it is not ERR_RETRY, at most `rounds` more
+   *  times, reaping dead threads and sleeping 1 ms between tries. */
+  persist(op: () => number, rounds: number): number {
     let r = op();
-    for (let i = 0; r === ERR_RETRY && i < SYNC_RETRIES; i++) {
+    for (let i = 0; r === ERR_RETRY && i < rounds; i++) {
       if (this.x.deadPending() !== 0) this.reap();
       Atomics.wait(sleepCell, 0, 0, 1);
       r = op();
     }
-    if (r === ERR_RETRY) throw busyError();
     return r;
   }
 
@@ -445,11 +454,20 @@ export class Engine {
   /** @internal Releases a held node; settles grants it causes in this thread.
    *  Returns false when the engine was busy (nothing done: call again later). */
   release(node: number, gen: number): boolean {
-    const r = this.x.release(this.thr, node, gen);
+    let r = this.x.release(this.thr, node, gen);
+    // A release must not wait for this thread's event loop if it can help it:
+    // the thread may block next (a pool worker idles in Atomics.wait), and a
+    // deferred release would keep the lock held all that time.
+    if (r === ERR_RETRY) r = this.#releaseRetry(node, gen);
     if (r > 0) this.drain();
     else if (r === ERR_RETRY) return false;
     else if (r < 0) throw engineError(r, this.maxMemoryBytes);
     return true;
+  }
+
+  // Out of line: a closure in release() itself would cost every call a context.
+  #releaseRetry(node: number, gen: number): number {
+    return this.persist(() => this.x.release(this.thr, node, gen), SETTLE_RETRIES);
   }
 
   /** @internal From now on, grants may come from other threads: listen for them. */
