@@ -33,6 +33,9 @@ import {
 import { type EngineExports, engineImports } from "../bindings/engine.js";
 import { validateFailure } from "../bindings/errors.js";
 import { instrument } from "./crash/instrument.js";
+import { rng as mulberry } from "./workers/common.mjs";
+
+const rng = (seed: number) => mulberry(seed) as Rand;
 
 const SEED = Number(process.env.RINGLOCK_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`crashpoints.test.ts seed: ${SEED} (replay with RINGLOCK_SEED=${SEED})`);
@@ -45,18 +48,7 @@ const crashModule = new WebAssembly.Module(crash.wasm);
 class Stop extends Error {}
 const STOP = new Stop("stopped at a crash point");
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Object.assign(next, { int: (n: number) => Math.floor(next() * n) });
-}
-type Rand = ReturnType<typeof rng>;
+type Rand = (() => number) & { int(n: number): number };
 
 const UNLIMITED = 0xffffffff;
 // Lock kinds: rows of [conflict mask, limit].
