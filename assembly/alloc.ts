@@ -57,7 +57,7 @@ import {
   TS_ALIVE,
   TS_MASK,
 } from "./layout";
-import { allocDone, takeWord, txCommit, txStore } from "./words";
+import { allocDone, pushLockFree, takeWord, txCommit, txStore } from "./words";
 
 /** Whether p can be a block: inside the heap and aligned. */
 // @ts-expect-error: decorator
@@ -208,13 +208,7 @@ export function attach(tid: i32, canBlock: i32): usize {
   store<u32>(t + R_CANBLOCK, canBlock != 0 ? 1 : 0);
   if (fresh) {
     atomic.store<u32>(t + R_ALIVE, stamp);
-    let head = atomic.load<u32>(H_THREADS);
-    while (true) {
-      store<u32>(t + R_NEXT, head);
-      const seen = atomic.cmpxchg<u32>(H_THREADS, head, <u32>t);
-      if (seen == head) break;
-      head = seen;
-    }
+    pushLockFree(H_THREADS, t, R_NEXT);
   }
   return t;
 }

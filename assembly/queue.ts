@@ -97,7 +97,7 @@ import {
   TS_ALIVE,
   TS_DEAD,
 } from "./layout";
-import { dropWord, isShared, poison, poisoned, takeWord } from "./words";
+import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./words";
 
 // ---------------------------------------------------------------- nodes
 
@@ -196,13 +196,7 @@ import { dropWord, isShared, poison, poisoned, takeWord } from "./words";
     store<u32>(inbox, <u32>node);
     return;
   }
-  let head = atomic.load<u32>(inbox);
-  while (true) {
-    store<u32>(node + N_NEXT, head);
-    const seen = atomic.cmpxchg<u32>(inbox, head, <u32>node);
-    if (seen == head) break;
-    head = seen;
-  }
+  pushLockFree(inbox, node, N_NEXT);
   if (owner != self) wake(owner);
 }
 

@@ -70,6 +70,19 @@ const SLEEP_MAX = 10_000;
   return atomic.load<u32>(H_POISON) != 0;
 }
 
+/** Pushes p onto the lock-free stack whose head is the word at `at`, linking
+ *  it through p + link: the link is written before the push is published. */
+// @ts-expect-error: decorator
+@inline export function pushLockFree(at: usize, p: usize, link: usize): void {
+  let head = atomic.load<u32>(at);
+  while (true) {
+    store<u32>(p + link, head);
+    const seen = atomic.cmpxchg<u32>(at, head, <u32>p);
+    if (seen == head) return;
+    head = seen;
+  }
+}
+
 /** Marks the engine as unrepairable: every later call fails loudly. */
 export function poison(reason: u32): void {
   atomic.cmpxchg<u32>(H_POISON, 0, reason);

@@ -368,8 +368,9 @@ export class Engine {
   }
 
   /** @internal Calls op until it is not ERR_RETRY, at most `rounds` more
-   *  times, reaping dead threads and sleeping 1 ms between tries. */
-  persist(op: () => number, rounds: number): number {
+   *  times, reaping dead threads and sleeping 1 ms between tries. The default
+   *  is what a release or cancel waits before leaving it to the event loop. */
+  persist(op: () => number, rounds = SETTLE_RETRIES): number {
     let r = op();
     for (let i = 0; r === ERR_RETRY && i < rounds; i++) {
       if (this.x.deadPending() !== 0) this.reap();
@@ -432,6 +433,15 @@ export class Engine {
     if (--this.#pending === 0) this.#idle();
   }
 
+  // Hands a grant to the request parked on its node, if it is still pending.
+  #settle(node: number, ctl: number): void {
+    const sink = this.#sinks[node >>> 5];
+    if (sink === undefined) return;
+    this.#sinks[node >>> 5] = undefined;
+    this.#pending--;
+    sink.granted(node, ctl);
+  }
+
   /** @internal Settles every grant pushed to this thread's inbox, in grant order. */
   drain(): void {
     let p = this.x.takeInbox(this.thr);
@@ -440,12 +450,7 @@ export class Engine {
       const i32 = this.view(p);
       const next = i32[(p + N_NEXT) >> 2];
       const ctl = i32[(p + N_CTL) >> 2];
-      const sink = this.#sinks[p >>> 5];
-      if (sink !== undefined && (ctl & CTL_STATE_MASK) === ST_HELD) {
-        this.#sinks[p >>> 5] = undefined;
-        this.#pending--;
-        sink.granted(p, ctl);
-      }
+      if ((ctl & CTL_STATE_MASK) === ST_HELD) this.#settle(p, ctl);
       p = next;
     }
     if (this.#pending === 0) this.#idle();
@@ -467,7 +472,7 @@ export class Engine {
 
   // Out of line: a closure in release() itself would cost every call a context.
   #releaseRetry(node: number, gen: number): number {
-    return this.persist(() => this.x.release(this.thr, node, gen), SETTLE_RETRIES);
+    return this.persist(() => this.x.release(this.thr, node, gen));
   }
 
   /** @internal From now on, grants may come from other threads: listen for them. */
@@ -517,13 +522,7 @@ export class Engine {
       else busy = true;
     });
     this.drain();
-    for (const node of found) {
-      const sink = this.#sinks[node >>> 5];
-      if (sink === undefined) continue;
-      this.#sinks[node >>> 5] = undefined;
-      this.#pending--;
-      sink.granted(node, i32[(node + N_CTL) >> 2]);
-    }
+    for (const node of found) this.#settle(node, i32[(node + N_CTL) >> 2]);
     if (this.#pending === 0) this.#idle();
     // A grant still inside its critical section: look again shortly.
     if (busy) {

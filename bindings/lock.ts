@@ -101,8 +101,6 @@ interface NormalMode {
 }
 
 const UNLIMITED = 0xffffffff;
-// Engine.persist() rounds (1 ms each) a cancel waits before leaving it to the event loop.
-const SETTLE_RETRIES = 50;
 const MAX_TIMER_MS = 0x7fffffff;
 
 // Drops the engine's handle on locks that became unreachable.
@@ -263,7 +261,7 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
     const node = this.#node;
     // As for a release (Engine.release): a waiter left queued while this
     // thread blocks could be granted and then held with nobody to release it.
-    const r = e.persist(() => e.x.cancel(e.thr, node, e.gen(node)), SETTLE_RETRIES);
+    const r = e.persist(() => e.x.cancel(e.thr, node, e.gen(node)));
     if (r === ERR_RETRY) return false;
     if (r === ERR_GRANTED) {
       e.drain();
