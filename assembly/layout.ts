@@ -32,7 +32,10 @@
 //   72   TABLES       head of the registry of mode tables; under ALLOC
 //   76   POISON       0, or the reason code of a state that recovery could
 //                     not repair: every later call fails with ERR_POISONED
-//   80..128           reserved
+//   80   ATTACHED     bumped (and notified) by a binding after a thread that
+//                     browsers watch through Web Locks attaches or takes its
+//                     life lock (bindings/deaths.ts); never read by the engine
+//   84..128           reserved
 //
 // A pointer is a byte offset into the memory; 0 is null (the header).
 
@@ -56,6 +59,7 @@ export const H_SHARED = H_ID + 8;
 export const H_REAP = H_SHARED + 4;
 export const H_TABLES = H_REAP + 4;
 export const H_POISON = H_TABLES + 4;
+export const H_ATTACHED = H_POISON + 4;
 export const HEADER_SIZE = 128;
 
 export const BLOCK_SHIFT = 5; // smallest block: 32 bytes
@@ -178,6 +182,9 @@ export const MAX_MODES = 32;
 //   20   NEXT    next thread record (the list only grows)  attach (lock-free push)
 //   24   HANDLES this thread's handles on shared locks     under ALLOC
 //   28   CANBLOCK 1 if this thread may block in Atomics.wait attach
+//   32   LIFE    its TID once the thread holds its life lock (a Web Lock that
+//                watchers request to learn of its death; bindings/deaths.ts);
+//                never read by the engine                  owner's binding
 //   64   CACHE   free nodes kept by this thread (chain via N_LOCK; authoritative)
 //                                                          owner; reapers once dead
 //   68   NCACHE  how many (derived)                        owner
@@ -196,6 +203,7 @@ export const R_RESCAN = 16;
 export const R_NEXT = 20;
 export const R_HANDLES = 24;
 export const R_CANBLOCK = 28;
+export const R_LIFE = 32;
 export const R_CACHE = 64;
 export const R_NCACHE = 68;
 export const R_OP = 72;

@@ -6,8 +6,6 @@
 // the engine answered with ERR_RETRY (an internal word stayed busy, perhaps
 // held by a dead thread not yet reaped: the reaper runs from this event loop).
 
-import { existsSync, readFileSync } from "node:fs";
-import { threadId } from "node:worker_threads";
 import {
   CTL_GEN_SHIFT,
   CTL_STATE_MASK,
@@ -16,6 +14,7 @@ import {
   H_ID,
   H_MAGIC,
   H_MAXBYTES,
+  H_THREADS,
   H_VERSION,
   LAYOUT_VERSION,
   MAGIC_VALUE,
@@ -23,12 +22,20 @@ import {
   N_LOCK,
   N_NEXT,
   PAGE,
+  R_ALIVE,
   R_INBOX,
+  R_NEXT,
   R_RESCAN,
   R_WAKE,
   ST_HELD,
+  TS_ALIVE,
+  TS_MASK,
 } from "../assembly/layout.js";
+import { watchLives, watchWorkers } from "./deaths.js";
 import { busyError, engineError, rangeError, typeError, validateFailure } from "./errors.js";
+import { KeepAlive, mayBlock, pause, RANDOM_TID_BASE, sharedMemoryMissing, threadId } from "./runtime.js";
+import { type WaitAsync, type WakerKind, waker } from "./waker.js";
+import { engineImports, wasmModule } from "./wasm.js";
 
 /** What the wasm engine exports (assembly/index.ts). Pointers are byte offsets. */
 // Exports that take an internal word return ERR_RETRY, having done nothing,
@@ -70,8 +77,15 @@ export interface GrantSink {
 export interface EngineOptions {
   /** Upper bound of the shared memory, in bytes (rounded up to 64 KiB pages). Default 256 MiB. */
   maxMemoryBytes?: number;
-  /** Load the debug build, which exports validate(). For tests. */
+  /** Load the debug build, which exports validate(). For tests: import "ringlock/debug" first. */
   debug?: boolean;
+  /**
+   * How this thread waits for grants from other threads: "auto" (default) uses
+   * Atomics.waitAsync where the runtime has it and helper Web Workers blocked
+   * in Atomics.wait where it does not (Firefox before 145); "worker" forces
+   * the helpers (for tests). Per thread: Engine.from() takes it too.
+   */
+  waker?: WakerKind;
   /**
    * Longest a request that had to queue spins (synchronously, in microseconds)
    * watching for a grant from another thread before it parks on
@@ -97,56 +111,19 @@ const DEFAULT_SPIN_US = 20;
 const IDLE_RING = 1024;
 const MAX_MAX_BYTES = 2 ** 31 - PAGE; // node pointers travel as positive i32
 
-// Compiled once per thread and build; instances are per engine.
-const modules: Record<string, WebAssembly.Module | undefined> = {};
-
-function wasmModule(debug: boolean): WebAssembly.Module {
-  const name = debug ? "ringlock.debug.wasm" : "ringlock.wasm";
-  let mod = modules[name];
-  if (mod) return mod;
-  // The wasm sits in build/ at the package root: two levels up from
-  // dist/bindings/*.js, one from bindings/*.ts when run from source.
-  for (const rel of [`../../build/${name}`, `../build/${name}`]) {
-    const url = new URL(rel, import.meta.url);
-    if (existsSync(url)) {
-      mod = new WebAssembly.Module(readFileSync(url));
-      modules[name] = mod;
-      return mod;
-    }
-  }
-  throw new Error(`ringlock: ${name} not found next to the package; was it built (npm run build)?`);
-}
-
-/** @internal What the wasm engine imports: its memory, and the host's bounded
- *  wait (Atomics.wait) for its internal words' slow path (see assembly/words.ts). */
-export function engineImports(memory: WebAssembly.Memory): WebAssembly.Imports {
-  let view = new Int32Array(memory.buffer);
-  // 0 woken, 1 the word had changed, 2 timed out.
-  const sleep = (addr: number, value: number, micros: number): number => {
-    if (addr >= view.byteLength) view = new Int32Array(memory.buffer);
-    const r = Atomics.wait(view, addr >> 2, value | 0, micros / 1000);
-    return r === "ok" ? 0 : r === "not-equal" ? 1 : 2;
-  };
-  return { env: { memory, sleep } };
-}
-
 // Engines this thread has attached to, by the random id in their header, so
 // that the same memory posted twice yields the same Engine.
 const attached = new Map<string, WeakRef<Engine>>();
-// Reaps workers spawned by this thread once they exit (see watchWorkers()).
-let workerHookInstalled = false;
 
 function engineKey(i32: Int32Array): string {
   return `${i32[H_ID >> 2]}:${i32[(H_ID >> 2) + 1]}`;
 }
 
-const noop = () => {};
 const noopTrue = () => true;
 // Engine.sync(): how many 1 ms rounds a synchronous call waits for a busy engine.
 const SYNC_RETRIES = 200;
 // ...and how many a release or a cancel waits before leaving it to the event loop.
 const SETTLE_RETRIES = 50;
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 // Engine.from() passes an existing memory to the constructor under this key.
 const ADOPT = Symbol("adopt");
 
@@ -164,7 +141,8 @@ export class Engine {
   #pending = 0;
   #shared = false;
   #armed = false;
-  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  readonly #keepAlive = new KeepAlive();
+  /** @internal Atomics.waitAsync, or its fallback (EngineOptions.waker). */ readonly waitAsync: WaitAsync;
   #tables = new Map<string, number>();
   #watching = 0;
   #reapTimer: ReturnType<typeof setTimeout> | undefined;
@@ -195,6 +173,11 @@ export class Engine {
 
   constructor(options: EngineOptions = {}) {
     if (options === null || typeof options !== "object") throw typeError("Engine options must be an object");
+    const missing = sharedMemoryMissing();
+    if (missing !== undefined) throw typeError(missing);
+    const kind = options.waker ?? "auto";
+    if (kind !== "auto" && kind !== "worker") throw typeError(`waker must be "auto" or "worker", got ${String(kind)}`);
+    this.waitAsync = waker(kind);
     const adopt = (options as { [ADOPT]?: WebAssembly.Memory })[ADOPT];
     let memory: WebAssembly.Memory;
     if (adopt) {
@@ -219,8 +202,14 @@ export class Engine {
       this.x.init(this.maxMemoryBytes, id[0], id[1]);
     }
     this.i32 = new Int32Array(memory.buffer);
-    // Every Node thread may block briefly in Atomics.wait.
-    const thr = this.x.attach(threadId, 1);
+    if (threadId >= RANDOM_TID_BASE && tidTaken(this.i32, threadId)) {
+      // A drawn id already alive in this engine: about one chance in 2^30 per other thread.
+      throw new Error(
+        `ringlock: this thread's drawn id ${threadId} is already in use in this engine; retry in a new thread`,
+      );
+    }
+    // A thread that may not block (a browser's main thread) only spins on busy words.
+    const thr = this.x.attach(threadId, mayBlock() ? 1 : 0);
     if (thr === 0) throw engineError(ERR_NOMEM, this.maxMemoryBytes);
     this.refresh();
     this.thr = thr;
@@ -228,6 +217,30 @@ export class Engine {
     this.#rescan = (thr + R_RESCAN) >> 2;
     attached.set(engineKey(this.i32), new WeakRef(this));
     if (adopt) this.markShared();
+    watchLives(this);
+  }
+
+  /** This thread's id, as query() reports it: worker_threads' threadId where
+   *  the runtime numbers its threads, else an id drawn once per thread. */
+  static get threadId(): number {
+    return threadId;
+  }
+
+  /**
+   * Tells every engine of this thread that the thread `id` has ended (a
+   * worker this thread terminated): what it held is released, its waits are
+   * dropped. Only for threads that have ended: a live thread would lose its
+   * locks. Accepts a worker_threads Worker (its threadId) or the id the worker
+   * read from Engine.threadId. Usually unnecessary: deaths are noticed through
+   * worker events (Node, Deno, Bun) and life locks (browsers).
+   */
+  static threadEnded(id: number | { readonly threadId: number }): void {
+    const tid = typeof id === "number" ? id : id?.threadId;
+    if (!Number.isInteger(tid) || tid < 0 || tid >= 2 ** 30) {
+      throw typeError(`threadEnded expects a thread id or a Worker, got ${String(id)}`);
+    }
+    if (tid === threadId) throw typeError("threadEnded: this thread has not ended");
+    reapEverywhere(tid);
   }
 
   /** The engine every lock uses unless given another; one per thread. */
@@ -244,7 +257,7 @@ export class Engine {
 
   /** The engine described by `shared`, attached to this thread (the same Engine object on every call).
    *  `spinMicros` sets this thread's spin bound (see EngineOptions). */
-  static from(shared: SharedEngine, options: Pick<EngineOptions, "spinMicros"> = {}): Engine {
+  static from(shared: SharedEngine, options: Pick<EngineOptions, "spinMicros" | "waker"> = {}): Engine {
     if (
       shared === null ||
       typeof shared !== "object" ||
@@ -273,6 +286,7 @@ export class Engine {
       [ADOPT]: memory,
       debug: shared.debug === true,
       spinMicros: options.spinMicros,
+      waker: options.waker,
     } as EngineOptions);
   }
 
@@ -374,7 +388,7 @@ export class Engine {
     let r = op();
     for (let i = 0; r === ERR_RETRY && i < rounds; i++) {
       if (this.x.deadPending() !== 0) this.reap();
-      Atomics.wait(sleepCell, 0, 0, 1);
+      pause(1);
       r = op();
     }
     return r;
@@ -497,7 +511,7 @@ export class Engine {
       if (Atomics.load(i32, this.#rescan) !== 0) this.#rescanWaits(i32);
       this.drain();
       if (this.#pending === 0) return;
-      const w = Atomics.waitAsync(i32, this.#wake, seen);
+      const w = this.waitAsync(i32, this.#wake, seen);
       if (w.async) {
         this.#armed = true;
         w.value.then(this.#onWake);
@@ -537,21 +551,21 @@ export class Engine {
     else this.#idle();
   };
 
-  // A pending waitAsync does not keep a Node thread alive; a ref'd timer does.
+  // A pending waitAsync does not keep a thread alive; KeepAlive does.
   #hold(): void {
-    if (this.#keepAlive === undefined) this.#keepAlive = setInterval(noop, 2 ** 30);
-    else this.#keepAlive.ref?.();
+    this.#keepAlive.hold();
   }
 
   #idle(): void {
     if (this.#watching > 0) return;
-    this.#keepAlive?.unref?.();
+    this.#keepAlive.release();
   }
 
-  /** @internal whenAcquirable() parked on some lock's VERSION word (+1 / -1). */
+  /** @internal whenAcquirable() parked on some lock's VERSION word (+1 / -1).
+   *  Kept alive even unshared: the wake-up comes as a task, and a runtime with
+   *  nothing else to do may end first (Deno does). */
   watchers(delta: number): void {
     this.#watching += delta;
-    if (!this.#shared) return;
     if (this.#watching > 0) this.#hold();
     else if (this.#pending === 0) this.#idle();
   }
@@ -581,24 +595,24 @@ export class Engine {
 
 let defaultEngine: Engine | undefined;
 
-// Worker death: Node emits 'worker' on the spawning thread's process for every
-// Worker it creates; when that Worker exits (return, throw, process.exit() or
-// terminate()), this thread reaps its records in every engine it knows.
-function watchWorkers(): void {
-  if (workerHookInstalled || typeof process === "undefined" || typeof process.on !== "function") return;
-  workerHookInstalled = true;
-  process.on("worker", (worker: { threadId: number; once(ev: "exit", fn: () => void): void }) => {
-    const tid = worker.threadId;
-    worker.once("exit", () => {
-      for (const [key, ref] of attached) {
-        const e = ref.deref();
-        if (e === undefined) attached.delete(key);
-        else e.reapThread(tid);
-      }
-    });
-  });
+// Reaps the thread `tid` in every engine this thread knows.
+function reapEverywhere(tid: number): void {
+  for (const [key, ref] of attached) {
+    const e = ref.deref();
+    if (e === undefined) attached.delete(key);
+    else e.reapThread(tid);
+  }
+}
+
+// Whether a live thread record of this engine has the id `tid`.
+function tidTaken(i32: Int32Array, tid: number): boolean {
+  for (let t = Atomics.load(i32, H_THREADS >> 2); t !== 0; t = i32[(t + R_NEXT) >> 2]) {
+    const alive = Atomics.load(i32, (t + R_ALIVE) >> 2);
+    if (alive >>> 2 === tid && (alive & TS_MASK) === TS_ALIVE) return true;
+  }
+  return false;
 }
 
 // Watch from the start: a Worker spawned before anything was shared may be
 // handed a lock later, and must be reaped like any other.
-watchWorkers();
+watchWorkers(reapEverywhere);

@@ -13,3 +13,4 @@ export type {
   WeightedAcquireOptions,
 } from "./lock.js";
 export { FifoLock, type GuardedOptions, Mutex, RWLock, Semaphore } from "./presets.js";
+export type { WakerKind } from "./waker.js";

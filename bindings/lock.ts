@@ -70,7 +70,7 @@ export type ModeTable<M extends string> = { readonly [K in M]: ModeSpec<NoInfer<
 export interface QueryEntry<M extends string> {
   mode: M;
   weight: number;
-  /** worker_threads threadId of the requesting thread. */
+  /** Id of the requesting thread (Engine.threadId in that thread: worker_threads threadId where there is one). */
   threadId: number;
 }
 
@@ -716,7 +716,7 @@ export abstract class LockCore {
           const i32 = e.refresh();
           const v = Atomics.load(i32, index);
           if (e.x.canAcquire(l, m, w) === 1) return finish();
-          const r = Atomics.waitAsync(i32, index, v);
+          const r = e.waitAsync(i32, index, v);
           if (r.async) {
             r.value.then(check);
             return;

@@ -3,8 +3,8 @@
 // Four workers count primes in chunks of a range. A Mutex guards a shared
 // tally (a SharedArrayBuffer travels with the lock as its guarded value), a
 // Semaphore(2) lets at most two workers "report" at a time, and an RWLock
-// lets them all read the shared settings while the main thread may rewrite
-// them. Nothing here blocks an event loop.
+// lets them all read the shared settings while the main thread
+// raises a setting before they read it. Nothing here blocks an event loop.
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Mutex, RWLock, Semaphore } from "../dist/bindings/index.js";
 
@@ -35,6 +35,11 @@ if (isMainThread) {
   const shared = { tally: tally.share(), reporters: reporters.share(), settings: settings.share() };
   const started = performance.now();
   const reports = [];
+  // The main thread holds the write lock while it spawns the workers and
+  // raises a setting: every read waits for it. (Spawning may take a while, and
+  // in Deno a worker can run before its constructor returns: a write issued
+  // after spawning could come after all the work.)
+  const writing = await settings.write();
   const done = Array.from({ length: WORKERS }, (_, id) => {
     const w = new Worker(new URL(import.meta.url), { workerData: { id, ...shared } });
     w.on("message", (m) => reports.push(m));
@@ -43,10 +48,8 @@ if (isMainThread) {
       w.on("error", reject);
     });
   });
-  // While they work, the main thread raises a setting under the write lock.
-  await settings.runWrite((g) => {
-    g.value[0] = 1;
-  });
+  writing.value[0] = 1;
+  writing.release();
   await Promise.all(done);
   const g = await tally.acquire();
   const [primes, chunks] = g.value;

@@ -30,8 +30,9 @@ import {
   ST_HELD,
   ST_WAITING,
 } from "../assembly/layout.js";
-import { type EngineExports, engineImports } from "../bindings/engine.js";
+import type { EngineExports } from "../bindings/engine.js";
 import { validateFailure } from "../bindings/errors.js";
+import { engineImports } from "../bindings/wasm.js";
 import { instrument } from "./crash/instrument.js";
 import { rng as mulberry } from "./workers/common.mjs";
 

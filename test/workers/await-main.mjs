@@ -2,6 +2,7 @@
 // worker alive: the pending wait alone must. Posts "queued" once the request
 // is made, then { got: true, abandoned } once granted; releases it and ends.
 
+import "../../dist/bindings/debug.js";
 import { parentPort, workerData } from "node:worker_threads";
 import { Mutex } from "../../dist/bindings/index.js";
 

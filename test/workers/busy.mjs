@@ -3,6 +3,7 @@
 //
 // workerData: { locks: { kind, lock: share() }[], seed }; posts "up" once attached.
 
+import "../../dist/bindings/debug.js";
 import { parentPort, workerData } from "node:worker_threads";
 import { RWLock } from "../../dist/bindings/index.js";
 import { acquireRequest, lockFrom, pickRequest, rng } from "./common.mjs";

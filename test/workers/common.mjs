@@ -2,6 +2,7 @@
 // the multi-granularity mode table, a seeded PRNG, the layout of the shared
 // statistics words, and the in-section checks every critical section runs.
 
+import "../../dist/bindings/debug.js";
 import { FifoLock, Mutex, RWLock, Semaphore } from "../../dist/bindings/index.js";
 
 /** The classic multi-granularity table: IS, IX, S, SIX, X. */

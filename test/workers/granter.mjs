@@ -4,6 +4,7 @@
 // workerData: { lock: share() }. Posts "holding", then "releasing" right
 // before the release, then "released".
 
+import "../../dist/bindings/debug.js";
 import { parentPort, workerData } from "node:worker_threads";
 import { RWLock } from "../../dist/bindings/index.js";
 

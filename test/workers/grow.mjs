@@ -7,6 +7,7 @@
 //           { op: "finish" } -> { type: "done" } once all its requests were granted and released;
 //           then it ends by itself. Failures are counted in ctl[G_FAILS].
 
+import "../../dist/bindings/debug.js";
 import { parentPort, workerData } from "node:worker_threads";
 import { Engine, Mutex } from "../../dist/bindings/index.js";
 

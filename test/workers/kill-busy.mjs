@@ -6,6 +6,7 @@
 //
 // argv: [kills, seed]
 
+import "../../dist/bindings/debug.js";
 import { Worker } from "node:worker_threads";
 import { Engine, Mutex, RWLock } from "../../dist/bindings/index.js";
 import { rng } from "./common.mjs";

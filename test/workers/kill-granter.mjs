@@ -7,6 +7,7 @@
 //
 // argv: [trials, n]
 
+import "../../dist/bindings/debug.js";
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import { Engine, RWLock } from "../../dist/bindings/index.js";

@@ -6,6 +6,7 @@
 //
 // argv: [trials]
 
+import "../../dist/bindings/debug.js";
 import { Worker } from "node:worker_threads";
 import { Engine, Mutex } from "../../dist/bindings/index.js";
 

@@ -4,6 +4,7 @@
 // waiter below is granted, told the lock was abandoned. Prints "ok" and ends;
 // prints "wedged" and exits 1 if the grant does not come.
 
+import "../../dist/bindings/debug.js";
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import { Engine, Mutex } from "../../dist/bindings/index.js";

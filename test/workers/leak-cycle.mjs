@@ -10,6 +10,7 @@
 // Started as a Worker (workerData.leakCycle), this file is that worker;
 // imported, it gives the main thread's side: runCycle(), drainCaches(), settle().
 
+import "../../dist/bindings/debug.js";
 import { performance } from "node:perf_hooks";
 import { isMainThread, parentPort, threadId, Worker, workerData } from "node:worker_threads";
 import { Engine, FifoLock, Mutex, Semaphore } from "../../dist/bindings/index.js";

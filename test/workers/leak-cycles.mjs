@@ -8,6 +8,7 @@
 // odd ones), prints liveBlocks and heapBytes before, every 1000 cycles and
 // after, and exits 1 if anything was left behind or went wrong.
 
+import "../../dist/bindings/debug.js";
 import { Engine, Mutex } from "../../dist/bindings/index.js";
 import { drainCaches, ENDINGS, runCycle, settle } from "./leak-cycle.mjs";
 

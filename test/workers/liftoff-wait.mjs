@@ -6,10 +6,11 @@
 // holds one internal word (stamped with a live thread record) for a while, so
 // that <op> sleeps in the bounded wait path, then lets it go. Prints JSON:
 // { op, result, magicIntact }.
+import "../../dist/bindings/debug.js";
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { H_ALLOC, H_MAGIC, MAGIC_VALUE } from "../../dist/assembly/layout.js";
-import { engineImports } from "../../dist/bindings/engine.js";
+import { engineImports } from "../../dist/bindings/wasm.js";
 
 const op = process.argv[2];
 const wasm = new URL(`../../build/${process.argv[3] ?? "ringlock.wasm"}`, import.meta.url);

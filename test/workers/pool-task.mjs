@@ -30,6 +30,7 @@
 // A per-lock plain counter, written only by exclusive holders, catches lost
 // updates independently of the slots.
 
+import "../../dist/bindings/debug.js";
 import { fileURLToPath } from "node:url";
 import { isMainThread, threadId } from "node:worker_threads";
 import Tinypool from "tinypool";

@@ -2,6 +2,7 @@
 // lock's internal word while it walks the queue, so this worker is nearly
 // always inside it. Posts "up" once attached.
 
+import "../../dist/bindings/debug.js";
 import { parentPort, workerData } from "node:worker_threads";
 import { Mutex } from "../../dist/bindings/index.js";
 

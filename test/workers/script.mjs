@@ -2,6 +2,7 @@
 // this thread and from workers (contended, with waits in both directions),
 // prints "done ..." and then must end by itself: no process.exit(), no unref.
 
+import "../../dist/bindings/debug.js";
 import { Worker } from "node:worker_threads";
 import { FifoLock, Mutex, RWLock, Semaphore } from "../../dist/bindings/index.js";
 import { attempt, MGL_MODES, newStats, rng, S_EXCLUSIVE, S_PLAIN, S_VIOLATIONS } from "./common.mjs";

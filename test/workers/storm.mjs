@@ -29,6 +29,7 @@
 // before the engine reaps the dead thread and can grant what it held to anyone
 // else. A grant that reports `abandoned` must come after such a death.
 
+import "../../dist/bindings/debug.js";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
