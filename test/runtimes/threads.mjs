@@ -1,0 +1,91 @@
+// Spawning workers of either kind, and the worker's side of the conversation,
+// the same way in Deno, Bun and Node:
+//   "node": node:worker_threads Worker (workerData { kind: "node" });
+//   "web":  new Worker(new URL(file, import.meta.url), { type: "module" }).
+// Both get the shared locks by postMessage.
+
+import * as wt from "node:worker_threads";
+
+export const KINDS = ["node", "web"];
+
+/** Starts `file` (relative to this folder) as a worker of `kind`. */
+export function spawn(kind, file) {
+  const url = new URL(file, import.meta.url);
+  const messages = [];
+  const waiting = [];
+  const deliver = (m) => {
+    const w = waiting.shift();
+    if (w) w(m);
+    else messages.push(m);
+  };
+  let worker;
+  let exited;
+  if (kind === "node") {
+    worker = new wt.Worker(url, { workerData: { kind } });
+    worker.on("message", deliver);
+    exited = new Promise((resolve, reject) => {
+      worker.on("exit", resolve);
+      worker.on("error", reject);
+    });
+  } else {
+    worker = new Worker(url, { type: "module" });
+    worker.onmessage = (e) => deliver(e.data);
+    worker.onerror = (e) => {
+      e.preventDefault?.();
+      deliver({ error: String(e.message ?? e) });
+    };
+    exited = undefined;
+  }
+  return {
+    kind,
+    worker,
+    /** Resolves with the worker's exit code (node kind only). */
+    exited,
+    post: (m) => worker.postMessage(m),
+    /** The next message from the worker. */
+    next: () => (messages.length > 0 ? Promise.resolve(messages.shift()) : new Promise((r) => waiting.push(r))),
+    terminate: () => worker.terminate(),
+  };
+}
+
+/** In a worker: its parent port, whichever kind of worker this is. */
+export function parent() {
+  if (wt.workerData?.kind === "node") {
+    const port = wt.parentPort;
+    return {
+      kind: "node",
+      once: () => new Promise((r) => port.once("message", r)),
+      post: (m) => port.postMessage(m),
+      // A worker_threads worker ends by itself once nothing is pending (and
+      // Deno's parentPort has no close()).
+      close: () => {},
+    };
+  }
+  const queue = [];
+  const waiting = [];
+  self.onmessage = (e) => {
+    const w = waiting.shift();
+    if (w) w(e.data);
+    else queue.push(e.data);
+  };
+  return {
+    kind: "web",
+    once: () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((r) => waiting.push(r))),
+    post: (m) => self.postMessage(m),
+    // A Web Worker lives until closed.
+    close: () => self.close(),
+  };
+}
+
+/** A small seeded generator (mulberry32). */
+export function rng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { next, int: (n) => Math.floor(next() * n) };
+}
