@@ -110,17 +110,25 @@ export function watchLives(e: Watched): void {
   listen();
 }
 
-type WorkerLike = { threadId: number; once(ev: "exit", fn: () => void): void };
+// A worker_threads Worker (once('exit')), or Bun's Web Worker, which it
+// also announces through process 'worker' (an EventTarget: 'close').
+type WorkerLike = {
+  threadId: number;
+  once?(ev: "exit", fn: () => void): void;
+  addEventListener?(ev: "close", fn: () => void, o: { once: true }): void;
+};
 
 /** @internal Calls onEnd(threadId) when a worker spawned by this thread exits
- *  (process 'worker' events: Node, Deno's worker_threads, Bun). Once per thread. */
+ *  (process 'worker' events: Node, Deno's worker_threads, Bun's workers of both kinds). Once per thread. */
 export function watchWorkers(onEnd: (tid: number) => void): void {
   const p = (globalThis as { process?: { on?: (ev: string, fn: (w: WorkerLike) => void) => unknown } }).process;
   if (hooked || typeof p?.on !== "function") return;
   hooked = true;
   p.on("worker", (worker) => {
     const tid = worker.threadId;
-    worker.once("exit", () => onEnd(tid));
+    const ended = () => onEnd(tid);
+    if (typeof worker.once === "function") worker.once("exit", ended);
+    else worker.addEventListener?.("close", ended, { once: true });
   });
 }
 let hooked = false;

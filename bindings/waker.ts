@@ -15,10 +15,9 @@ export type WaitAsync = (i32: Int32Array, index: number, value: number) => WaitR
  *  runtime has it and helper workers elsewhere; "worker" always uses helper workers. */
 export type WakerKind = "auto" | "worker";
 
-const native = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
-
 /** @internal The wait function for a kind of waker; throws a TypeError where none works. */
 export function waker(kind: WakerKind): WaitAsync {
+  const native = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
   if (kind === "auto" && typeof native === "function") return native.bind(Atomics);
   if (typeof (globalThis as { Worker?: unknown }).Worker !== "function" || typeof Blob !== "function") {
     throw new TypeError(

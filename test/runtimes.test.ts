@@ -22,11 +22,6 @@ interface Runtime {
 
 type Kind = "node" | "web";
 
-// Bun fires process 'worker' for Web Workers too, and ringlock's hook calls
-// worker.once(), which a Web Worker (an EventTarget) does not have: spawning a
-// Web Worker in Bun throws an uncaught TypeError (the process exits 1) and its
-// death is never noticed. Repro: bun test/runtimes/repro-bun-web-worker-event.mjs.
-// Bun's "web" runs are left out until bindings/deaths.ts handles it.
 const runtimes: Runtime[] = [
   {
     name: "deno",
@@ -34,7 +29,12 @@ const runtimes: Runtime[] = [
     args: (script, ...rest) => ["run", "-A", script, ...rest],
     kinds: ["node", "web"],
   },
-  { name: "bun", bin: `${root}node_modules/.bin/bun`, args: (script, ...rest) => [script, ...rest], kinds: ["node"] },
+  {
+    name: "bun",
+    bin: `${root}node_modules/.bin/bun`,
+    args: (script, ...rest) => [script, ...rest],
+    kinds: ["node", "web"],
+  },
 ];
 
 /** Longest a run may take, and how soon after its result line it must have exited. */
@@ -106,6 +106,12 @@ describe.each(runtimes)("$name", (rt) => {
 
   it("passes the conformance cross-section (FIFO, try-acquire, timeout, abort, weights, RWLock, IS/IX/S/SIX/X, guards, query)", async () => {
     await passes(rt, "conformance.mjs");
+  });
+
+  // Regression: Bun announces Web Workers through process 'worker' too, as
+  // EventTargets without once(); the death hook threw an uncaught TypeError.
+  it("spawns a Web Worker after an engine exists without an uncaught error", async () => {
+    await passes(rt, "web-worker-event.mjs");
   });
 
   describe.each(rt.kinds)("with %s workers", (kind) => {

@@ -1,3 +1,3 @@
-// A Web Worker that says hello and closes (repro-bun-web-worker-event.mjs).
+// A Web Worker that says hello and closes (web-worker-event.mjs).
 postMessage("hello");
 self.close();

@@ -179,7 +179,7 @@ export function pause(rand) {
   const r = rand();
   if (r < 0.3) return undefined;
   if (r < 0.55) return Promise.resolve();
-  if (r < 0.8) return new Promise((resolve) => setImmediate(resolve));
+  if (r < 0.8) return new Promise((resolve) => (globalThis.setImmediate ?? setTimeout)(resolve));
   return new Promise((resolve) => setTimeout(resolve, 1));
 }
 

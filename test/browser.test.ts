@@ -1,0 +1,285 @@
+// ringlock in a real browser: Debian's Chromium driven by playwright-core,
+// against pages served on 127.0.0.1 with the cross-origin isolation headers
+// (examples/browser/server.mjs). The suite's functions run in the page and in
+// its Web Workers (test/browser/suite.js, worker.js); any page or worker error
+// fails the test that caused it. Seeds: RINGLOCK_BROWSER_SEEDS (default 1,2).
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error: a plain ES module without types
+import { serve } from "../examples/browser/server.mjs";
+
+const CHROMIUM = process.env.RINGLOCK_CHROMIUM ?? "/usr/bin/chromium";
+const SEEDS = (process.env.RINGLOCK_BROWSER_SEEDS ?? "1,2").split(",").map(Number);
+const root = new URL("..", import.meta.url).pathname;
+
+let browser: Browser;
+let server: { url: string; close(): Promise<void> };
+let page: Page;
+let problems: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set RINGLOCK_CHROMIUM`,
+    );
+  }
+  server = await serve(0);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  console.log(`Chromium ${browser.version()} at ${server.url}`);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function open(path: string): Promise<Page> {
+  problems = [];
+  page = await browser.newPage();
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  page.on("crash", () => problems.push("page crashed"));
+  await page.goto(`${server.url}${path}`);
+  return page;
+}
+
+async function suite<T>(name: string, arg?: unknown): Promise<T> {
+  if (!page || page.url().indexOf("/test/browser/suite.html") < 0) {
+    await open("/test/browser/suite.html");
+    await page.waitForFunction(() => document.title === "ready");
+  }
+  return page.evaluate(
+    ([n, a]) => (window as never as Record<string, Record<string, (x: unknown) => T>>).suite[n as string](a),
+    [name, arg] as const,
+  ) as Promise<T>;
+}
+
+afterEach(async () => {
+  if (page && !page.isClosed() && page.url().includes("/test/browser/suite.html")) {
+    problems.push(
+      ...(await page.evaluate(() => (window as never as { suite: { errors(): string[] } }).suite.errors())),
+    );
+  }
+  const seen = problems;
+  problems = [];
+  await page?.close();
+  page = undefined as never;
+  expect(seen).toEqual([]);
+});
+
+type Stats = { kind: string; granted: number; violations: number; errors: number; plain: number; exclusive: number };
+type Exclusion = { errors: string[]; threads: number; stats: Stats[]; idle: boolean };
+
+function expectExclusive(r: Exclusion, workers: number): void {
+  expect(r.errors).toEqual([]);
+  expect(r.threads).toBe(workers + 1);
+  expect(r.idle).toBe(true);
+  for (const s of r.stats) {
+    expect(s.violations, s.kind).toBe(0);
+    expect(s.errors, s.kind).toBe(0);
+    expect(s.granted, s.kind).toBeGreaterThan(0);
+    // Exclusive sections did a plain read-pause-write: none was lost.
+    expect(s.plain, s.kind).toBe(s.exclusive);
+  }
+}
+
+describe("in Chromium", () => {
+  it("loads through an import map with no bundler, in a cross-origin isolated page", async () => {
+    const info = await suite<{ isolated: boolean; threadId: number; waitAsync: boolean }>("info");
+    expect(info.isolated).toBe(true);
+    expect(info.waitAsync).toBe(true);
+    // No worker_threads here: the page's thread drew its id.
+    expect(info.threadId).toBeGreaterThanOrEqual(2 ** 24);
+  });
+
+  it("passes the conformance cross-section on the page's main thread", async () => {
+    expect(await suite("conformance")).toEqual({
+      tryWhileQueued: true,
+      fifo: "1,2,3",
+      timeout: "TimeoutError",
+      abort: "gone",
+      waitingAfterCancel: 0,
+      lockedAfterDoubleRelease: false,
+      rwOrder: "writer,reader",
+      semOrder: "heavy,light",
+      mglHeld: "IS,IX",
+      mglPending: "S,IS",
+      queryThread: true,
+      mglFree: 0,
+    });
+  });
+
+  for (const seed of SEEDS) {
+    it(`keeps Mutex, RWLock, Semaphore(2) and IS/IX/S/SIX/X exclusive across 4 Web Workers and the page (seed ${seed})`, async () => {
+      console.log(`browser exclusion seed ${seed}`);
+      expectExclusive(await suite<Exclusion>("exclusion", { workers: 4, rounds: 250, seed }), 4);
+    });
+  }
+
+  it("works without Atomics.waitAsync (as in Firefox ESR 140): waits go through helper workers", async () => {
+    const r = await suite<Exclusion>("exclusion", { workers: 3, rounds: 120, seed: 7, noWaitAsync: true });
+    expectExclusive(r, 3);
+    const d = await suite<{ abandoned: boolean }>("ownerDeath", { noWaitAsync: true });
+    expect(d.abandoned).toBe(true);
+  });
+
+  it('waker "worker" forces the helper-worker fallback where waitAsync exists', async () => {
+    expectExclusive(await suite<Exclusion>("exclusion", { workers: 2, rounds: 120, seed: 9, waker: "worker" }), 2);
+  });
+
+  it("releases what a terminated Web Worker held, with no help from the page (life locks)", async () => {
+    const r = await suite<{ holderWasWorker: boolean; abandoned: boolean; holderNow: boolean; ms: number }>(
+      "ownerDeath",
+      { how: "terminate" },
+    );
+    console.log(`terminated holder: next grant after ${r.ms.toFixed(1)} ms`);
+    expect(r).toMatchObject({ holderWasWorker: true, abandoned: true, holderNow: true });
+  });
+
+  it("releases what a Web Worker held when it closes itself", async () => {
+    const r = await suite("ownerDeath", { how: "close" });
+    expect(r).toMatchObject({ holderWasWorker: true, abandoned: true, holderNow: true });
+  });
+
+  it("Engine.threadEnded() reaps a terminated worker at once", async () => {
+    const r = await suite<{ ms: number }>("ownerDeath", { how: "terminate", explicit: true });
+    expect(r).toMatchObject({ holderWasWorker: true, abandoned: true, holderNow: true });
+  });
+
+  it("shares a lock created in a worker with the page", async () => {
+    expect(await suite("createdInWorker")).toEqual({ heldByWorker: true, queued: 1, abandoned: false, mine: true });
+  });
+
+  it("measures the page <-> worker handoff (printed, not asserted)", async () => {
+    type L = { all: { n: number; median: number; p99: number } };
+    const auto = await suite<L>("latency", { rounds: 2000 });
+    const helper = await suite<L>("latency", { rounds: 300, waker: "worker" });
+    console.log(
+      `Chromium handoff: waitAsync median ${auto.all.median.toFixed(1)} us (p99 ${auto.all.p99.toFixed(0)}), ` +
+        `helper workers median ${helper.all.median.toFixed(1)} us (p99 ${helper.all.p99.toFixed(0)}) ` +
+        "(isolated pages coarsen the clock to 5 us)",
+    );
+    expect(auto.all.n).toBe(3999);
+    expect(helper.all.n).toBe(599);
+  });
+
+  it("tells a page that is not cross-origin isolated which headers to send", async () => {
+    await open("/plain/test/browser/suite.html");
+    await page.waitForFunction(() => document.title === "ready");
+    // (A string: vitest would rewrite a dynamic import() in a function.)
+    const message = await page.evaluate(`(async () => {
+      const { Mutex } = await import("/dist/bindings/index.js");
+      try {
+        new Mutex();
+        return "no error";
+      } catch (e) {
+        return e.name + ": " + e.message;
+      }
+    })()`);
+    expect(message).toMatch(/^TypeError: /);
+    expect(message).toContain("Cross-Origin-Opener-Policy: same-origin");
+    expect(message).toContain("Cross-Origin-Embedder-Policy: require-corp");
+    expect(message).toContain("credentialless");
+  });
+
+  it("bundles with esbuild for the browser, no configuration and no warning, and runs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ringlock-esbuild-"));
+    try {
+      await mkdir(join(dir, "node_modules"));
+      symlinkSync(root, join(dir, "node_modules", "ringlock"));
+      writeFileSync(
+        join(dir, "entry.js"),
+        `import { Mutex, Engine } from "ringlock";
+export async function run() {
+  const m = new Mutex();
+  const g = await m.acquire();
+  const p = m.acquire();
+  g.release();
+  (await p).release();
+  return { locked: m.locked, threadId: Engine.threadId };
+}
+`,
+      );
+      const outdir = join(root, "dist", "esbuild-test");
+      const r = await build({
+        entryPoints: [join(dir, "entry.js")],
+        bundle: true,
+        platform: "browser",
+        format: "esm",
+        outfile: join(outdir, "bundle.js"),
+        metafile: true,
+        logLevel: "silent",
+      });
+      expect(r.warnings).toEqual([]);
+      expect(r.errors).toEqual([]);
+      const inputs = Object.keys(r.metafile?.inputs ?? {});
+      expect(inputs.some((f) => f.startsWith("node:") || f.includes("(disabled)"))).toBe(false);
+      await open("/test/browser/suite.html");
+      const out = (await page.evaluate(`import("/dist/esbuild-test/bundle.js").then((m) => m.run())`)) as {
+        locked: boolean;
+        threadId: number;
+      };
+      expect(out.locked).toBe(false);
+      expect(out.threadId).toBeGreaterThanOrEqual(2 ** 24);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs the demo page: live holders and waiters, and an abandoned grant after terminating the mutex holder", async () => {
+    await open("/examples/browser/");
+    const cell = (lock: string, field: string) => page.locator(`tr[data-lock="${lock}"] [data-field="${field}"]`);
+    // Every lock made progress (rates are computed over a second).
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('[data-field="rate"]')].every((td) => Number(td.textContent) > 0) &&
+        document.querySelectorAll("#log div").length >= 4,
+      null,
+      { timeout: 15_000 },
+    );
+    expect(await page.locator("#workers-count").textContent()).toBe("4");
+    for (const lock of ["mutex", "rw", "sem"]) {
+      const names = (await cell(lock, "holders").locator(".tag").allTextContents()).join(" ");
+      // Holders and waiters are named workers (w1..w4), as query() reports them.
+      if (names) expect(names).toMatch(/^(w\d( (read|write|permit))? ?)+$/);
+    }
+    // Terminate the mutex holder while someone waits behind it: that one is told.
+    await page.waitForFunction(
+      () => {
+        const row = document.querySelector('tr[data-lock="mutex"]');
+        return (
+          row?.querySelector('[data-field="holders"] .tag') !== null &&
+          (row?.querySelectorAll('[data-field="pending"] .tag').length ?? 0) > 0
+        );
+      },
+      null,
+      { timeout: 10_000, polling: 5 },
+    );
+    await page.click("#kill-mutex-holder");
+    await page.waitForSelector("#log .abandoned", { timeout: 10_000 });
+    expect(await page.locator("#log").textContent()).toMatch(/terminated w\d while it held the mutex/);
+    expect(await page.locator("#workers-count").textContent()).toBe("3");
+    const shot = join(tmpdir(), "ringlock-demo.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`demo screenshot: ${shot}`);
+  });
+});
