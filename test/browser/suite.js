@@ -2,7 +2,7 @@
 // Web Workers (worker.js); test/browser.test.ts calls these through Playwright.
 // Each function resolves to plain data that the test asserts on.
 
-import { handoffSide, summary } from "/bench/lib/handoff.js";
+import { handoffSide, meanHandoffUs, summary } from "/bench/lib/handoff.js";
 import { Engine, FifoLock, Mutex, RWLock, Semaphore } from "/dist/bindings/index.js";
 import {
   attempt,
@@ -214,11 +214,18 @@ export async function latency({ rounds = 2000, waker = "auto" } = {}) {
   const w = await spawn();
   const stamp = new Float64Array(new SharedArrayBuffer(8));
   const first = await m.acquire();
+  const start = performance.now();
   const peer = w.call("handoff", { lock: m.share(), stamp, rounds, waker });
   const mine = await handoffSide(m, stamp, 0, rounds, first);
   const theirs = (await peer).lat;
+  const ms = performance.now() - start;
   w.w.terminate();
-  return { pageWoken: summary(mine), workerWoken: summary(theirs), all: summary([...mine, ...theirs]) };
+  return {
+    meanUs: meanHandoffUs(ms, rounds),
+    pageWoken: summary(mine),
+    workerWoken: summary(theirs),
+    all: summary([...mine, ...theirs]),
+  };
 }
 
 export function errors() {
