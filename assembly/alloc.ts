@@ -57,6 +57,7 @@ import {
   TS_ALIVE,
   TS_MASK,
 } from "./layout";
+import { unname } from "./names";
 import { allocDone, pushLockFree, takeWord, txCommit, txStore } from "./words";
 
 /** Whether p can be a block: inside the heap and aligned. */
@@ -98,7 +99,7 @@ export function bump(size: usize): usize {
 }
 
 // Under ALLOC, in thr's transaction: a block of class cls, or 0 (no memory).
-function allocLocked(thr: usize, cls: i32): usize {
+export function allocLocked(thr: usize, cls: i32): usize {
   const slot = <usize>(H_FREE + (cls << 2));
   let p = <usize>load<u32>(slot);
   if (p != 0) {
@@ -283,29 +284,43 @@ export function tableDrop(thr: usize, t: usize): i32 {
 /** A new lock on table t, referenced by thr as its creator. Returns the lock,
  *  0 (no memory) or ERR_RETRY. */
 export function lockNew(thr: usize, t: usize): i32 {
-  const n = load<u32>(t + T_NMODES);
-  const bytes = lockBytes(n);
   if (!takeWord(thr, H_ALLOC)) return ERR_RETRY;
+  const l = lockLocked(thr, t, thr);
+  allocDone(thr);
+  return <i32>l;
+}
+
+// Under ALLOC: a new lock on table t with one reference, its creator's
+// (a thread record, or a name entry | 1); 0 when out of memory.
+export function lockLocked(thr: usize, t: usize, creator: usize): usize {
+  const bytes = lockBytes(load<u32>(t + T_NMODES));
   const l = allocLocked(thr, classOf(bytes));
   if (l != 0) {
     txStore(thr, l + L_TABLE, <u32>t);
     store<u32>(l, 0);
     memory.fill(l + 8, 0, bytes - 8);
     store<u32>(l + L_REFS, 1);
-    store<u32>(l + L_CREATOR, <u32>thr);
+    store<u32>(l + L_CREATOR, <u32>creator);
     const first = load<u32>(H_LOCKS);
     store<u32>(l + L_LNEXT, first);
     if (first != 0) txStore(thr, first + L_LPREV, <u32>l);
     txStore(thr, H_LOCKS, <u32>l);
     txStore(thr, t + T_REFS, load<u32>(t + T_REFS) + 1);
   }
-  allocDone(thr);
-  return <i32>l;
+  return l;
 }
 
-// Under ALLOC: drops one reference to lock l; the last frees it.
+// Under ALLOC: drops one reference to lock l; the last frees it. A named
+// lock left with only its name's reference is unnamed and freed too (every
+// user holds a handle, so no one holds or awaits it).
 export function lockUnref(thr: usize, l: usize): void {
-  const refs = load<u32>(l + L_REFS) - 1;
+  let refs = load<u32>(l + L_REFS) - 1;
+  const creator = <usize>load<u32>(l + L_CREATOR);
+  if (refs == 1 && (creator & 1) != 0) {
+    unname(thr, creator & ~(<usize>1));
+    txStore(thr, l + L_CREATOR, 0);
+    refs = 0;
+  }
   txStore(thr, l + L_REFS, refs);
   if (refs != 0) return;
   const t = <usize>load<u32>(l + L_TABLE);
@@ -329,7 +344,7 @@ export function lockDrop(thr: usize, l: usize): i32 {
 
 // Under ALLOC: a handle of thr on l, holding one reference. owned: the
 // reference is thr's creator reference, turned into the handle's.
-function handleLocked(thr: usize, l: usize, owned: bool): usize {
+export function handleLocked(thr: usize, l: usize, owned: bool): usize {
   const h = allocLocked(thr, 0);
   if (h == 0) return 0;
   store<u32>(h + HD_LOCK, <u32>l);

@@ -11,6 +11,7 @@
 //   alloc.ts   allocator, node caches, thread records, tables, locks, handles
 //   queue.ts   requests, releases, cancellations, the grant loop, repairLock
 //   reaper.ts  owner death: reapAll
+//   names.ts   the registry of named locks
 //
 // Lock order: REAP, then ALLOC, then one lock's WORD. Normal operations take
 // one word at a time (frees under a WORD go to the thread's cache); only the
@@ -41,6 +42,7 @@ import { dropWord, takeWord } from "./words";
 export { attach, handleDrop, handleNew, lockDrop, lockNew, tableDrop, tableNew, tableSet } from "./alloc";
 export { acquire, canAcquire, cancel, release, takeInbox, tryAcquire } from "./queue";
 export { deadPending, markDead, reapAll } from "./reaper";
+export { nameAlloc, nameBind } from "./names";
 
 /** Initialises the header once per memory; every thread calls it. Returns the
  *  layout version found, or 0 when the memory holds something else. */

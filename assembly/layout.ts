@@ -35,7 +35,9 @@
 //   80   ATTACHED     bumped (and notified) by a binding after a thread that
 //                     browsers watch through Web Locks attaches or takes its
 //                     life lock (bindings/deaths.ts); never read by the engine
-//   84..128           reserved
+//   84   NAMES        bucket array of the name registry (names.ts), made on
+//                     first use; under ALLOC
+//   88..128           reserved
 //
 // A pointer is a byte offset into the memory; 0 is null (the header).
 
@@ -60,6 +62,7 @@ export const H_REAP = H_SHARED + 4;
 export const H_TABLES = H_REAP + 4;
 export const H_POISON = H_TABLES + 4;
 export const H_ATTACHED = H_POISON + 4;
+export const H_NAMES = H_ATTACHED + 4;
 export const HEADER_SIZE = 128;
 
 export const BLOCK_SHIFT = 5; // smallest block: 32 bytes
@@ -124,7 +127,9 @@ export const CTL_GEN_SHIFT = 8;
 //   32   VERSION   bumped whenever a try could newly pass   under WORD
 //   36   WATCH     threads parked on VERSION                atomic add
 //   40   CREATOR   thread whose creation reference is still  under ALLOC
-//                  its own (not yet turned into a handle), or 0
+//                  its own (not yet turned into a handle), or 0;
+//                  for a named lock, its name entry | 1 (the entry holds
+//                  one reference: see names.ts)
 //   44   HOLDS     head of the hold list (authoritative)    under WORD
 //   48   LPREV     registry of live locks                   under ALLOC
 //   52   LNEXT
@@ -185,6 +190,7 @@ export const MAX_MODES = 32;
 //   32   LIFE    its TID once the thread holds its life lock (a Web Lock that
 //                watchers request to learn of its death; bindings/deaths.ts);
 //                never read by the engine                  owner's binding
+//   36   NAMEBUF a name entry this thread is filling (names.ts), or 0 owner; reapers once dead
 //   64   CACHE   free nodes kept by this thread (chain via N_LOCK; authoritative)
 //                                                          owner; reapers once dead
 //   68   NCACHE  how many (derived)                        owner
@@ -204,6 +210,7 @@ export const R_NEXT = 20;
 export const R_HANDLES = 24;
 export const R_CANBLOCK = 28;
 export const R_LIFE = 32;
+export const R_NAMEBUF = 36;
 export const R_CACHE = 64;
 export const R_NCACHE = 68;
 export const R_OP = 72;
@@ -242,6 +249,41 @@ export const HD_PREV = 12;
 export const HD_NEXT = 16;
 export const THREAD_CACHE_MAX = 64;
 
+// Named locks (names.ts): NAMES points to NAME_BUCKETS bucket heads (one
+// 512-byte block); each live name has an entry, a 512-byte block followed by
+// as many 512-byte overflow blocks as its name needs, chained through word 4
+// (where a free block keeps its free-list link, so a whole chain is freed by
+// one splice). An entry is immutable once bound, but for NEXT.
+//
+//   off  field   meaning                                   writer
+//   0    NEXT    bucket chain                              under ALLOC
+//   4    MORE    first overflow block, or 0                nameAlloc
+//   8    HASH    the binding's 32-bit hash of the name     owner, before nameBind
+//   12   LEN     name length in UTF-16 code units          owner, before nameBind
+//   16   KIND    the binding's kind code (Mutex, RWLock..) owner, before nameBind
+//   20   LOCK    the named lock (the entry holds one ref)  nameBind, under ALLOC
+//   24   XKIND   when nameBind finds the name bound to another kind or table:
+//   28   XMODES  that lock's kind, mode count and first    nameBind, under ALLOC
+//   32   XLIMIT  mode's limit (for the binding's error)
+//   40   CHARS   code units, continued in overflow blocks at offset 8
+export const NAME_BUCKETS = 128;
+export const NAME_BLOCK = 512;
+export const NAME_CLASS = 4;
+export const E_NEXT = 0;
+export const E_MORE = 4;
+export const E_HASH = 8;
+export const E_LEN = 12;
+export const E_KIND = 16;
+export const E_LOCK = 20;
+export const E_XKIND = 24;
+export const E_XMODES = 28;
+export const E_XLIMIT = 32;
+export const E_CHARS = 40;
+export const E_MORE_CHARS = 8;
+/** Code units in an entry's first block, and in each overflow block. */
+export const NAME_FIRST_UNITS = (NAME_BLOCK - E_CHARS) >> 1;
+export const NAME_MORE_UNITS = (NAME_BLOCK - E_MORE_CHARS) >> 1;
+
 // acquire() results: a node pointer (32-byte aligned, so the low bits are free)
 // with QUEUED_BIT set when the request had to wait, or an error code below.
 export const QUEUED_BIT = 1;
@@ -257,3 +299,4 @@ export const ERR_BUSY = -6; // lock still has holders or waiters
 export const ERR_RETRY = -7; // an internal word stayed busy (perhaps held by a dead
 //                              thread not yet reaped): nothing was done, call again later
 export const ERR_POISONED = -8; // recovery met a state it could not repair
+export const ERR_SHAPE = -9; // the name is bound to a lock of another kind or mode table

@@ -75,6 +75,7 @@ import {
   R_ALIVE,
   R_CACHE,
   R_HANDLES,
+  R_NAMEBUF,
   R_IGRANT,
   R_ILOCK,
   R_INBOX,
@@ -86,6 +87,7 @@ import {
   TS_ALIVE,
   TS_DEAD,
 } from "./layout";
+import { freeChain } from "./names";
 import { changed, grantWaiters, nodeFree, removeHold, repairLock, unlinkWaiter, wakeWatchers } from "./queue";
 import { allocDone, dropWord, poisoned, SEIZE_BUSY, SEIZE_DEAD, seizeWord, txCommit, txStore, undoAll } from "./words";
 
@@ -241,6 +243,13 @@ function reapOne(thr: usize, x: usize, mine: i32): i32 {
     handleUnref(thr, x, h);
     txCommit(thr);
     h = <usize>load<u32>(x + R_HANDLES);
+  }
+  // A name buffer it was filling (names.ts).
+  const nb = <usize>load<u32>(x + R_NAMEBUF);
+  if (nb != 0) {
+    freeChain(thr, nb);
+    txStore(thr, x + R_NAMEBUF, 0);
+    txCommit(thr);
   }
   l = <usize>load<u32>(H_LOCKS);
   while (l != 0) {

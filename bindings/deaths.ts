@@ -118,13 +118,15 @@ type WorkerLike = {
   addEventListener?(ev: "close", fn: () => void, o: { once: true }): void;
 };
 
-/** @internal Calls onEnd(threadId) when a worker spawned by this thread exits
- *  (process 'worker' events: Node, Deno's worker_threads, Bun's workers of both kinds). Once per thread. */
-export function watchWorkers(onEnd: (tid: number) => void): void {
+/** @internal Calls onSpawn() when this thread spawns a worker and onEnd(threadId)
+ *  when it exits (process 'worker' events: Node, Deno's worker_threads, Bun's
+ *  workers of both kinds). Once per thread. */
+export function watchWorkers(onEnd: (tid: number) => void, onSpawn: () => void): void {
   const p = (globalThis as { process?: { on?: (ev: string, fn: (w: WorkerLike) => void) => unknown } }).process;
   if (hooked || typeof p?.on !== "function") return;
   hooked = true;
   p.on("worker", (worker) => {
+    onSpawn();
     const tid = worker.threadId;
     const ended = () => onEnd(tid);
     if (typeof worker.once === "function") worker.once("exit", ended);

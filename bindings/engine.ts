@@ -33,7 +33,7 @@ import {
 } from "../assembly/layout.js";
 import { watchLives, watchWorkers } from "./deaths.js";
 import { busyError, engineError, rangeError, typeError, validateFailure } from "./errors.js";
-import { KeepAlive, mayBlock, pause, RANDOM_TID_BASE, sharedMemoryMissing, threadId } from "./runtime.js";
+import { builtin, KeepAlive, mayBlock, pause, RANDOM_TID_BASE, sharedMemoryMissing, threadId } from "./runtime.js";
 import { type WaitAsync, type WakerKind, waker } from "./waker.js";
 import { engineImports, wasmModule } from "./wasm.js";
 
@@ -65,6 +65,8 @@ export interface EngineExports {
   markDead(tid: number): number;
   deadPending(): number;
   reapAll(thr: number): number;
+  nameAlloc(thr: number, len: number): number;
+  nameBind(thr: number, table: number): number;
   validate?(thr: number): number;
 }
 
@@ -243,9 +245,15 @@ export class Engine {
     reapEverywhere(tid);
   }
 
-  /** The engine every lock uses unless given another; one per thread. */
+  /**
+   * The engine every lock uses unless given another. Where the runtime has
+   * worker_threads environment data (Node, Deno, Bun), it is the same engine
+   * in a thread and in every worker spawned after ringlock was imported there
+   * (and their workers), so named locks and `locks` are shared with no
+   * share()/from(). Elsewhere, one per thread.
+   */
   static get default(): Engine {
-    defaultEngine ??= new Engine();
+    defaultEngine ??= inheritedEngine();
     return defaultEngine;
   }
 
@@ -595,6 +603,28 @@ export class Engine {
 
 let defaultEngine: Engine | undefined;
 
+// The default engine travels to workers spawned later as worker_threads
+// environment data under this key.
+const ENV_KEY = "ringlock:engine";
+interface EnvironmentData {
+  getEnvironmentData?(key: string): unknown;
+  setEnvironmentData?(key: string, value: unknown): void;
+}
+const envData = builtin<EnvironmentData>("node:worker_threads");
+
+// The spawning thread's default engine, if it left one, else a new one left
+// for the workers this thread spawns. It is marked shared when one is
+// spawned (watchWorkers), not before: until then its locks take the
+// single-thread fast paths.
+function inheritedEngine(): Engine {
+  const found = envData?.getEnvironmentData?.(ENV_KEY) as SharedEngine | undefined;
+  const e = found?.ringlock === "engine" ? Engine.from(found) : new Engine();
+  if (typeof envData?.setEnvironmentData === "function") {
+    envData.setEnvironmentData(ENV_KEY, { ringlock: "engine", memory: e.memory, debug: e.debug });
+  }
+  return e;
+}
+
 // Reaps the thread `tid` in every engine this thread knows.
 function reapEverywhere(tid: number): void {
   for (const [key, ref] of attached) {
@@ -615,4 +645,6 @@ function tidTaken(i32: Int32Array, tid: number): boolean {
 
 // Watch from the start: a Worker spawned before anything was shared may be
 // handed a lock later, and must be reaped like any other.
-watchWorkers(reapEverywhere);
+watchWorkers(reapEverywhere, () => defaultEngine?.markShared());
+// Made now, so that workers spawned from here on inherit it.
+if (typeof envData?.setEnvironmentData === "function") void Engine.default;

@@ -12,5 +12,15 @@ export type {
   SharedLock,
   WeightedAcquireOptions,
 } from "./lock.js";
+export {
+  Lock,
+  type LockGrantedCallback,
+  type LockInfo,
+  LockManager,
+  type LockManagerSnapshot,
+  type LockMode,
+  type LockOptions as WebLockOptions,
+  locks,
+} from "./locks.js";
 export { FifoLock, type GuardedOptions, Mutex, RWLock, Semaphore } from "./presets.js";
 export type { WakerKind } from "./waker.js";

@@ -11,6 +11,7 @@ import {
   ERR_NOMEM,
   ERR_RETRY,
   H_TOP,
+  HD_LOCK,
   L_HEAD,
   L_HELD,
   L_HOLDS,
@@ -30,6 +31,7 @@ import {
 } from "../assembly/layout.js";
 import { Engine, type GrantSink, type SharedEngine } from "./engine.js";
 import { engineError, LockError, rangeError, TimeoutError, typeError } from "./errors.js";
+import { bindName } from "./names.js";
 
 export interface AcquireOptions {
   /** Abort the wait; the promise rejects with `signal.reason`. */
@@ -82,6 +84,8 @@ export interface LockState<M extends string> {
 
 export interface LockOptions {
   engine?: Engine;
+  /** The same lock in every thread of the engine that asks for this name (see README: named locks). */
+  name?: string;
 }
 
 /** A structured-clonable description of a lock (see share()). */
@@ -416,6 +420,8 @@ export abstract class LockCore {
   #cell: Cell | undefined = undefined;
 
   /** @internal the class name share() and from() use */ abstract readonly kind: string;
+  /** The name this lock was asked for by (options.name), if any. */
+  readonly name: string | undefined;
 
   /** @internal */
   constructor(rows: NormalMode[], opts: LockOptions | undefined, adopt?: Adopted) {
@@ -428,6 +434,7 @@ export abstract class LockCore {
       this.pinned = false;
       this.table = this.engine.view(adopt.ptr)[(adopt.ptr + L_TABLE) >> 2];
       this.#tableKey = "";
+      this.name = undefined;
       this.#pin(adopt.ptr, false);
     } else {
       if (opts !== undefined && (opts === null || typeof opts !== "object"))
@@ -435,7 +442,12 @@ export abstract class LockCore {
       const engine = opts?.engine ?? Engine.default;
       if (!(engine instanceof Engine)) throw typeError("options.engine must be an Engine");
       this.engine = engine;
-      // The table is made on first use: a constructor never waits for the engine.
+      const name = opts?.name;
+      if (name !== undefined && typeof name !== "string") {
+        throw typeError(`options.name must be a string, got ${typeof name}`);
+      }
+      this.name = name;
+      // The table (and a named lock's block) is made on first use: a constructor never waits for the engine.
       this.#tableKey = rows.map((r) => `${r.conflicts}/${r.limit}`).join(",");
       this.table = 0;
       this.ptr = 0;
@@ -451,6 +463,11 @@ export abstract class LockCore {
     const e = this.engine;
     const handle = e.sync(() => e.x.handleNew(e.thr, l, owned ? 1 : 0));
     if (handle === 0) throw engineError(ERR_NOMEM, e.maxMemoryBytes);
+    this.#pinned(l, handle);
+  }
+
+  #pinned(l: number, handle: number): void {
+    const e = this.engine;
     this.pinned = true;
     this.#cell = { engine: e, ptr: l, handle };
     finalizer.register(this, this.#cell, this);
@@ -469,11 +486,24 @@ export abstract class LockCore {
       if (t === ERR_RETRY) return t;
       this.table = t;
     }
+    if (this.name !== undefined) return this.#bindName(this.name);
     const ptr = e.x.lockNew(e.thr, this.table);
     if (ptr === ERR_RETRY) return ptr;
     if (ptr === 0) throw engineError(ERR_NOMEM, e.maxMemoryBytes);
     this.ptr = ptr;
     return ptr;
+  }
+
+  // A named lock: the name's lock, found or made, pinned through a handle.
+  #bindName(name: string): number {
+    const e = this.engine;
+    const rows = this.rows;
+    const h = bindName(e, name, { kind: this.kind, modes: rows.length, firstLimit: rows[0].limit }, this.table);
+    if (h === ERR_RETRY) return h;
+    const l = e.view(h)[(h + HD_LOCK) >> 2];
+    this.ptr = l;
+    this.#pinned(l, h);
+    return l;
   }
 
   /** @internal One request through this object settled. */
@@ -504,6 +534,8 @@ export abstract class LockCore {
   peek(): number {
     const l = this.ptr;
     if (l === DISPOSED) throw disposed();
+    // A named lock may be in use elsewhere: find it before reporting.
+    if (l === 0 && this.name !== undefined) return this.engine.sync(() => this.block());
     return l;
   }
 
