@@ -12,7 +12,7 @@
 // Binding a name, in the caller's thread:
 //   1. nameAlloc(thr, len): a private entry chain big enough for len code
 //      units, recorded in the thread's NAMEBUF (so a reaper frees it if the
-//      thread dies before step 3 takes it over); kept for reuse.
+//      thread dies before step 3 takes it over or frees it).
 //   2. the binding writes HASH, LEN, KIND and the code units into it.
 //   3. nameBind(thr, table): under ALLOC, finds the name (hash, length, code
 //      units) in its bucket. Found: a handle on its lock, if the kind and mode
@@ -170,6 +170,12 @@ export function nameBind(thr: usize, t: usize): i32 {
       return ERR_SHAPE;
     }
     h = handleLocked(thr, l, false);
+    if (h != 0) {
+      // The buffer is not needed: give it back (NAMEBUF is only ever set
+      // between nameAlloc and nameBind, or after ERR_SHAPE until the next nameAlloc).
+      txStore(thr, thr + R_NAMEBUF, 0);
+      freeChain(thr, buf);
+    }
   } else {
     const l = lockLocked(thr, t, buf | 1);
     if (l != 0) {

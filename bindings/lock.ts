@@ -107,13 +107,37 @@ interface NormalMode {
 const UNLIMITED = 0xffffffff;
 const MAX_TIMER_MS = 0x7fffffff;
 
-// Drops the engine's handle on locks that became unreachable.
+// Drops the engine's handle on locks that became unreachable. A lock object
+// can be collected while this thread still holds or awaits it (a guard that was
+// dropped unreleased): then the handle stays, so that the lock outlives the
+// hold, and the reaper drops both when the thread ends.
 const finalizer = new FinalizationRegistry<Cell>((h) => {
   const e = h.engine;
   const known = e.locks.get(h.ptr);
   if (known !== undefined && known.deref() === undefined) e.locks.delete(h.ptr);
-  e.later(() => e.x.handleDrop(e.thr, h.handle) !== ERR_RETRY);
+  e.later(() => {
+    const mine = hasRequests(e, h.ptr);
+    if (mine === ERR_RETRY) return false;
+    return mine === 1 || e.x.handleDrop(e.thr, h.handle) !== ERR_RETRY;
+  });
 });
+
+// 1 if this thread holds or awaits lock l, 0 if not, ERR_RETRY if its word is busy.
+function hasRequests(e: Engine, l: number): number {
+  if (e.x.enter(e.thr, l) !== 0) return ERR_RETRY;
+  try {
+    const i32 = e.refresh();
+    for (let p = i32[(l + L_HOLDS) >> 2]; p !== 0; p = i32[(p + N_HNEXT) >> 2]) {
+      if (i32[(p + N_OWNER) >> 2] === e.thr) return 1;
+    }
+    for (let p = i32[(l + L_HEAD) >> 2]; p !== 0; p = i32[(p + N_NEXT) >> 2]) {
+      if (i32[(p + N_OWNER) >> 2] === e.thr) return 1;
+    }
+    return 0;
+  } finally {
+    e.x.leave(e.thr, l);
+  }
+}
 
 /** Turns a user's mode table into rows of masks and limits, checking everything. */
 export function normaliseModes(modes: unknown): NormalMode[] {

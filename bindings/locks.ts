@@ -167,7 +167,16 @@ export class LockManager {
       granted = lock.acquireIndex(m, 1, signal === undefined ? undefined : { signal });
     }
     return granted.then(
-      (g) => this.#run<T>(name, lock, g, mode, callback),
+      (g) => {
+        // Granting is asynchronous in the specification: an abort signalled
+        // before the callback runs (even right after request()) still wins.
+        if (signal?.aborted) {
+          g?.release();
+          this.#unuse(lock);
+          throw signal.reason;
+        }
+        return this.#run<T>(name, lock, g, mode, callback);
+      },
       (err) => {
         this.#unuse(lock);
         throw err;

@@ -15,6 +15,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   CTL_GEN_SHIFT,
   CTL_STATE_MASK,
+  E_CHARS,
+  E_HASH,
+  E_KIND,
+  E_LEN,
+  E_MORE,
+  E_MORE_CHARS,
   ERR_RETRY,
   H_ALLOC,
   H_LOCKS,
@@ -23,6 +29,8 @@ import {
   L_WORD,
   N_LOCK,
   N_NEXT,
+  NAME_FIRST_UNITS,
+  NAME_MORE_UNITS,
   QUEUED_BIT,
   R_NCACHE,
   R_RESCAN,
@@ -117,6 +125,29 @@ class Sim {
       this.tables.push(t);
       this.locks.push(this.x.lockNew(this.main, t));
     }
+    // A name the main thread keeps (its bucket array is made here too).
+    expect(this.bindName(this.main, "kept", 0)).toBeGreaterThan(0);
+  }
+
+  /** nameAlloc, the name written as the binding does, nameBind on tables[t]. */
+  bindName(thr: number, name: string, t: number): number {
+    const buf = this.x.nameAlloc(thr, name.length);
+    expect(buf).toBeGreaterThan(0);
+    const i32 = this.i32();
+    const u16 = new Uint16Array(this.memory.buffer);
+    i32[(buf + E_HASH) >> 2] = name.length * 31;
+    i32[(buf + E_LEN) >> 2] = name.length;
+    i32[(buf + E_KIND) >> 2] = 1;
+    let block = buf;
+    for (let i = 0, at = (buf + E_CHARS) >> 1, room = NAME_FIRST_UNITS; i < name.length; i++, room--) {
+      if (room === 0) {
+        block = i32[(block + E_MORE) >> 2];
+        at = (block + E_MORE_CHARS) >> 1;
+        room = NAME_MORE_UNITS;
+      }
+      u16[at++] = name.charCodeAt(i);
+    }
+    return this.x.nameBind(thr, this.tables[t]);
   }
 
   i32(): Int32Array {
@@ -354,6 +385,27 @@ const OPS: Op[] = [
   },
   { name: "tableNew", run: (s, t) => void t.ownTables.push(s.x.tableNew(t.thr, 3)) },
   { name: "attach", run: (s) => void s.spawn() },
+  {
+    name: "nameAlloc+nameBind (new name)+handleDrop",
+    run: (s, t, rand) => {
+      // Long enough for two overflow blocks now and then.
+      const h = s.bindName(t.thr, `n${rand.int(1e9)}`.padEnd(rand() < 0.5 ? 3 : 600, "\u{d800}"), 0);
+      expect(h).toBeGreaterThan(0);
+      expect(s.x.handleDrop(t.thr, h)).toBe(0);
+    },
+  },
+  {
+    name: "nameBind (a name in use)",
+    run: (s, t) => {
+      const h = s.bindName(t.thr, "kept", 0);
+      expect(h).toBeGreaterThan(0);
+      t.handles.push(h);
+    },
+  },
+  {
+    name: "nameBind (new name, kept)",
+    run: (s, t, rand) => void t.handles.push(s.bindName(t.thr, `k${rand.int(1e9)}`, 1)),
+  },
 ];
 
 const SCENARIOS = Number(process.env.RINGLOCK_CRASH_SCENARIOS ?? 6);
