@@ -250,10 +250,12 @@ export const HD_NEXT = 16;
 export const THREAD_CACHE_MAX = 64;
 
 // Named locks (names.ts): NAMES points to NAME_BUCKETS bucket heads (one
-// 512-byte block); each live name has an entry, a 512-byte block followed by
-// as many 512-byte overflow blocks as its name needs, chained through word 4
-// (where a free block keeps its free-list link, so a whole chain is freed by
-// one splice). An entry is immutable once bound, but for NEXT.
+// 512-byte block); each live name has an entry: one block of the smallest
+// class that holds the header and the name (64 bytes for up to 12 code
+// units), or, for a name longer than NAME_FIRST_UNITS, a 512-byte block
+// followed by 512-byte overflow blocks chained through word 4 (where a free
+// block keeps its free-list link, so the overflow is freed by one splice).
+// An entry is immutable once bound, but for NEXT.
 //
 //   off  field   meaning                                   writer
 //   0    NEXT    bucket chain                              under ALLOC
@@ -265,6 +267,7 @@ export const THREAD_CACHE_MAX = 64;
 //   24   XKIND   when nameBind finds the name bound to another kind or table:
 //   28   XMODES  that lock's kind, mode count and first    nameBind, under ALLOC
 //   32   XLIMIT  mode's limit (for the binding's error)
+//   36   CAP     code units the entry's blocks hold         nameAlloc
 //   40   CHARS   code units, continued in overflow blocks at offset 8
 export const NAME_BUCKETS = 128;
 export const NAME_BLOCK = 512;
@@ -278,6 +281,7 @@ export const E_LOCK = 20;
 export const E_XKIND = 24;
 export const E_XMODES = 28;
 export const E_XLIMIT = 32;
+export const E_CAP = 36;
 export const E_CHARS = 40;
 export const E_MORE_CHARS = 8;
 /** Code units in an entry's first block, and in each overflow block. */

@@ -23,6 +23,7 @@
 // undo log, so a thread that stops anywhere in them is rolled back whole.
 
 import {
+  E_CAP,
   E_CHARS,
   E_HASH,
   E_KIND,
@@ -41,6 +42,7 @@ import {
   H_LIVE,
   H_NAMES,
   L_TABLE,
+  MIN_BLOCK,
   NAME_BLOCK,
   NAME_BUCKETS,
   NAME_CLASS,
@@ -50,27 +52,31 @@ import {
   T_CONFLICT,
   T_NMODES,
 } from "./layout";
-import { allocLocked, handleLocked, lockLocked, lockUnref } from "./alloc";
+import { allocLocked, classOf, freeLocked, handleLocked, lockLocked, lockUnref } from "./alloc";
 import { allocDone, takeWord, txCommit, txStore } from "./words";
 
+// The class of an entry's first block for a capacity of cap code units.
 // @ts-expect-error: decorator
-@inline function blocksFor(len: u32): u32 {
-  return len <= <u32>NAME_FIRST_UNITS ? 1 : 1 + (len - NAME_FIRST_UNITS + NAME_MORE_UNITS - 1) / NAME_MORE_UNITS;
+@inline function firstClass(cap: u32): i32 {
+  return cap <= <u32>NAME_FIRST_UNITS ? classOf(E_CHARS + (cap << 1)) : NAME_CLASS;
 }
 
-// Under ALLOC, in thr's transaction: frees the chain starting at e (linked
-// through word 4, as free blocks are) with one splice.
+// Under ALLOC, in thr's transaction: frees entry e and its overflow blocks.
 export function freeChain(thr: usize, e: usize): void {
-  let last = e;
-  let n: u32 = 1;
-  while (load<u32>(last + E_MORE) != 0) {
-    last = <usize>load<u32>(last + E_MORE);
-    n++;
+  const more = <usize>load<u32>(e + E_MORE);
+  if (more != 0) {
+    let last = more;
+    let n: u32 = 1;
+    while (load<u32>(last + E_MORE) != 0) {
+      last = <usize>load<u32>(last + E_MORE);
+      n++;
+    }
+    const slot = <usize>(H_FREE + (NAME_CLASS << 2));
+    txStore(thr, last + E_MORE, load<u32>(slot));
+    txStore(thr, slot, <u32>more);
+    txStore(thr, H_LIVE, load<u32>(H_LIVE) - n);
   }
-  const slot = <usize>(H_FREE + (NAME_CLASS << 2));
-  txStore(thr, last + E_MORE, load<u32>(slot));
-  txStore(thr, slot, <u32>e);
-  txStore(thr, H_LIVE, load<u32>(H_LIVE) - n);
+  freeLocked(thr, e, firstClass(load<u32>(e + E_CAP)));
 }
 
 /** Makes thr's name buffer (NAMEBUF) big enough for len code units, one block
@@ -78,25 +84,26 @@ export function freeChain(thr: usize, e: usize): void {
 export function nameAlloc(thr: usize, len: u32): i32 {
   if (!takeWord(thr, H_ALLOC)) return ERR_RETRY;
   let e = <usize>load<u32>(thr + R_NAMEBUF);
-  if (e != 0 && blocksFor(len) > blocksFor(load<u32>(e + E_LEN))) {
+  if (e != 0 && len > load<u32>(e + E_CAP)) {
     freeChain(thr, e);
     txStore(thr, thr + R_NAMEBUF, 0);
     txCommit(thr);
     e = 0;
   }
   if (e == 0) {
-    e = allocLocked(thr, NAME_CLASS);
+    let cap = len <= <u32>NAME_FIRST_UNITS ? ((<u32>(MIN_BLOCK << firstClass(len)) - E_CHARS) >> 1) : <u32>NAME_FIRST_UNITS;
+    e = allocLocked(thr, firstClass(len));
     if (e == 0) {
       allocDone(thr);
       return 0;
     }
     store<u32>(e + E_MORE, 0);
-    store<u32>(e + E_LEN, 0);
+    store<u32>(e + E_CAP, cap);
     txStore(thr, thr + R_NAMEBUF, <u32>e);
     txCommit(thr);
     // Overflow blocks, each linked at the tail in its own transaction.
     let tail = e;
-    for (let i: u32 = 1; i < blocksFor(len); i++) {
+    while (cap < len) {
       const b = allocLocked(thr, NAME_CLASS);
       if (b == 0) {
         allocDone(thr);
@@ -104,6 +111,8 @@ export function nameAlloc(thr: usize, len: u32): i32 {
       }
       store<u32>(b + E_MORE, 0);
       txStore(thr, tail + E_MORE, <u32>b);
+      cap += NAME_MORE_UNITS;
+      txStore(thr, e + E_CAP, cap);
       txCommit(thr);
       tail = b;
     }

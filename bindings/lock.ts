@@ -638,8 +638,12 @@ export abstract class LockCore {
       waiter.cancel(new TimeoutError(0));
       return p;
     }
-    // Another thread may hand the lock over within a microsecond or two.
-    e.spin();
+    // Another thread may hand the lock over within a microsecond or two; not
+    // worth a spin when this thread holds it (only its event loop can release
+    // it). The newest holder is read without the lock's word: a hint.
+    const l = this.ptr;
+    const newest = l > 0 ? Atomics.load(e.i32, (l + L_HOLDS) >> 2) : 0;
+    if (newest === 0 || e.i32[(newest + N_OWNER) >> 2] !== e.thr) e.spin();
     if (waiter.done) return p;
     if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) waiter.setTimer(timeout);
     if (signal !== undefined) waiter.listen(signal);

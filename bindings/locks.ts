@@ -39,7 +39,7 @@ const MODES = normaliseModes({
 });
 const MODE_NAMES = ["exclusive", "shared"] as const;
 const KIND_CODE = 5; // "LockManager" in bindings/names.ts
-const IDLE_MAX = 64;
+const IDLE_MAX = 1024;
 
 export type LockMode = "exclusive" | "shared";
 

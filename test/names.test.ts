@@ -88,7 +88,9 @@ describe("named locks", () => {
     console.log(
       `200,000 names used once: heap ${heap} -> ${engine.heapBytes} bytes, live blocks ${blocks} -> ${engine.liveBlocks}`,
     );
-    expect(engine.heapBytes - heap).toBeLessThan(64 * 1024);
+    // The heap's high-water mark grows by what a thread keeps of names it used
+    // in one turn of its event loop (at most 1,024 idle names), not per name.
+    expect(engine.heapBytes - heap).toBeLessThan(256 * 1024);
     expect(engine.liveBlocks).toBeLessThanOrEqual(blocks);
     expect(await mgr.query()).toEqual({ held: [], pending: [] });
   });
