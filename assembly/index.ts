@@ -40,7 +40,7 @@ import { ERR_RETRY } from "./layout";
 import { dropWord, takeWord } from "./words";
 
 export { attach, handleDrop, handleNew, lockDrop, lockNew, tableDrop, tableNew, tableSet } from "./alloc";
-export { acquire, canAcquire, cancel, release, takeInbox, tryAcquire } from "./queue";
+export { acquire, canAcquire, cancel, release, steal, takeInbox, tryAcquire } from "./queue";
 export { deadPending, markDead, reapAll } from "./reaper";
 export { nameAlloc, nameBind } from "./names";
 

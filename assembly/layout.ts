@@ -92,7 +92,10 @@ export const WORD_OWNER_MASK = ~31;
 //   FREE    in a thread's cache or a free list, or in flight (named by its
 //           thread's intent record); gen was bumped when it got there
 //   WAITING queued on LOCK; only WAITING -> HELD (grant) or -> FREE (cancel)
-//   HELD    granted; only HELD -> FREE (release or reap)
+//   HELD    granted; only HELD -> FREE (release or reap) or -> STOLEN
+//   STOLEN  still in the hold list, no longer counted in HELD[] or MASK: another
+//           request took the lock with steal (Web Locks); its owner was told
+//           (RESCAN) and frees it with release(); only STOLEN -> FREE
 export const N_CTL = 0;
 export const N_LOCK = 4;
 export const N_PREV = 8;
@@ -106,6 +109,7 @@ export const NODE_SIZE = 32;
 export const ST_FREE = 0;
 export const ST_WAITING = 1;
 export const ST_HELD = 2;
+export const ST_STOLEN = 3;
 export const CTL_STATE_MASK = 3;
 export const CTL_ABANDONED = 4;
 export const CTL_MODE_SHIFT = 3;

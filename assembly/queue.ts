@@ -90,6 +90,7 @@ import {
   R_WAKE,
   ST_FREE,
   ST_HELD,
+  ST_STOLEN,
   ST_WAITING,
   T_CONFLICT,
   T_NMODES,
@@ -151,7 +152,7 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
   store<u32>(l + L_MASK, load<u32>(l + L_MASK) | (1 << m));
 }
 
-// Under WORD: the reverse of addHold.
+// Under WORD: the reverse of addHold (a STOLEN node is no longer counted).
 // @ts-expect-error: decorator
 @inline export function removeHold(l: usize, node: usize): void {
   const prev = load<u32>(node + N_HPREV);
@@ -159,7 +160,14 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
   if (prev != 0) store<u32>(prev + N_HNEXT, next);
   else store<u32>(l + L_HOLDS, next); // either commits the unlink
   if (next != 0) store<u32>(next + N_HPREV, prev);
-  const m = (load<u32>(node + N_CTL) >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
+  const ctl = load<u32>(node + N_CTL);
+  if ((ctl & CTL_STATE_MASK) == ST_HELD) uncount(l, node, ctl);
+}
+
+// Under WORD: takes a held node's weight out of HELD[] and MASK (derived).
+// @ts-expect-error: decorator
+@inline function uncount(l: usize, node: usize, ctl: u32): void {
+  const m = (ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
   const slot = l + L_HELD + (m << 2);
   const left = load<u32>(slot) - load<u32>(node + N_WEIGHT);
   store<u32>(slot, left);
@@ -275,17 +283,48 @@ export function grantWaiters(self: usize, l: usize): i32 {
  *  QUEUED_BIT set when it joined the queue; or a negative error code
  *  (ERR_RETRY: nothing was done). */
 export function acquire(thr: usize, l: usize, m: u32, w: u32): i32 {
-  return request(thr, l, m, w, true);
+  return request(thr, l, m, w, true, false);
+}
+
+/** Takes l in mode m, weight w, at once, whatever holds it (Web Locks' steal):
+ *  every holder becomes STOLEN (no longer counted; its owner is told through
+ *  RESCAN and frees its node with release()); the queue stays as it is.
+ *  Returns the held node or a negative error code. A stop anywhere is
+ *  recovered as a request's (OP_REQUEST); a holder is stolen by the single
+ *  store of its CTL, and repairLock tells the owners of STOLEN nodes again. */
+export function steal(thr: usize, l: usize, m: u32, w: u32): i32 {
+  return request(thr, l, m, w, true, true);
+}
+
+// Under WORD: marks every counted holder of l STOLEN and tells its owner.
+function stealHolds(thr: usize, l: usize): void {
+  let p = <usize>load<u32>(l + L_HOLDS);
+  while (p != 0) {
+    const ctl = load<u32>(p + N_CTL);
+    if ((ctl & CTL_STATE_MASK) == ST_HELD) {
+      store<u32>(p + N_CTL, (ctl & ~CTL_STATE_MASK) | ST_STOLEN); // commits the steal of p
+      uncount(l, p, ctl);
+      tellStolen(thr, <usize>load<u32>(p + N_OWNER));
+    }
+    p = <usize>load<u32>(p + N_HNEXT);
+  }
+}
+
+// The owner of a stolen node finds it by rescanning (bindings: Engine).
+// @ts-expect-error: decorator
+@inline function tellStolen(self: usize, owner: usize): void {
+  atomic.store<u32>(owner + R_RESCAN, 1);
+  if (owner != self && isShared()) wake(owner);
 }
 
 /** Like acquire, but never queues: the node if held at once, 0 if not. */
 export function tryAcquire(thr: usize, l: usize, m: u32, w: u32): i32 {
   // Refuse without allocating when the answer is plainly no.
   if (atomic.load<u32>(l + L_HEAD) != 0) return checkRequest(l, m, w);
-  return request(thr, l, m, w, false);
+  return request(thr, l, m, w, false, false);
 }
 
-function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
+function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool, steals: bool): i32 {
   const sh = isShared();
   if (sh && poisoned()) return ERR_POISONED;
   const bad = checkRequest(l, m, w);
@@ -308,7 +347,8 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool): i32 {
   store<u32>(node + N_WEIGHT, w);
   const gen = load<u32>(node + N_CTL) & ~((1 << CTL_GEN_SHIFT) - 1);
   const t = <usize>load<u32>(l + L_TABLE);
-  if (load<u32>(l + L_HEAD) == 0 && grantable(l, t, load<u32>(t + T_NMODES), m, w)) {
+  if (steals) stealHolds(thr, l);
+  if ((steals || load<u32>(l + L_HEAD) == 0) && grantable(l, t, load<u32>(t + T_NMODES), m, w)) {
     const flags = load<u32>(l + L_FLAGS);
     const abandoned = (flags & LF_ABANDONED) != 0 ? CTL_ABANDONED : 0;
     store<u32>(node + N_CTL, gen | (m << CTL_MODE_SHIFT) | ST_HELD | abandoned);
@@ -349,7 +389,7 @@ export function canAcquire(l: usize, m: u32, w: u32): i32 {
  *  granted to the calling thread (its inbox), ERR_STALE or ERR_RETRY. */
 export function release(thr: usize, node: usize, gen: u32): i32 {
   const ctl0 = atomic.load<u32>(node + N_CTL);
-  if ((ctl0 & CTL_STATE_MASK) != ST_HELD || genOf(ctl0) != gen) return ERR_STALE;
+  if ((ctl0 & CTL_STATE_MASK) < <u32>ST_HELD || genOf(ctl0) != gen) return ERR_STALE;
   const sh = isShared();
   if (sh && poisoned()) return ERR_POISONED;
   const l = <usize>load<u32>(node + N_LOCK);
@@ -359,7 +399,8 @@ export function release(thr: usize, node: usize, gen: u32): i32 {
     return ERR_RETRY;
   }
   // Only the owner thread (or the reaper, after its death) releases a node,
-  // so the state cannot have moved since the check above.
+  // so the state cannot have moved since the check above, but from HELD to
+  // STOLEN (removeHold counts only a HELD node).
   removeHold(l, node);
   return finishOwn(sh, thr, l, node, load<u32>(l + L_HEAD) != 0);
 }
@@ -461,12 +502,19 @@ export function repairLock(l: usize): bool {
     if (!inHeap(p) || ++count > limit || <usize>load<u32>(p + N_LOCK) != l) return fail();
     const ctl = load<u32>(p + N_CTL);
     const m = (ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK;
-    if ((ctl & CTL_STATE_MASK) != ST_HELD || m >= n) return fail();
-    const slot = l + L_HELD + (m << 2);
-    const sum = <u64>load<u32>(slot) + <u64>load<u32>(p + N_WEIGHT);
-    if (sum > <u64>load<u32>(t + T_CONFLICT + ((n + m) << 2))) return fail();
-    store<u32>(slot, <u32>sum);
-    mask |= 1 << m;
+    const st = ctl & CTL_STATE_MASK;
+    if (st < <u32>ST_HELD || m >= n) return fail();
+    if (st == ST_HELD) {
+      const slot = l + L_HELD + (m << 2);
+      const sum = <u64>load<u32>(slot) + <u64>load<u32>(p + N_WEIGHT);
+      if (sum > <u64>load<u32>(t + T_CONFLICT + ((n + m) << 2))) return fail();
+      store<u32>(slot, <u32>sum);
+      mask |= 1 << m;
+    } else {
+      // Stolen: its owner may not have been told (the stealer stopped).
+      const owner = <usize>load<u32>(p + N_OWNER);
+      if (threadState(owner) == TS_ALIVE) tellStolen(0, owner);
+    }
     store<u32>(p + N_HPREV, <u32>back);
     back = p;
     p = <usize>load<u32>(p + N_HNEXT);

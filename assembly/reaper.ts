@@ -52,6 +52,7 @@
 
 import { cacheToFree, handleUnref, inHeap, lockUnref, tableUnref, threadState } from "./alloc";
 import {
+  CTL_STATE_MASK,
   ERR_POISONED,
   ERR_RETRY,
   H_ALLOC,
@@ -66,6 +67,7 @@ import {
   L_HOLDS,
   L_LNEXT,
   LF_ABANDONED,
+  N_CTL,
   N_HNEXT,
   N_LOCK,
   N_NEXT,
@@ -76,6 +78,7 @@ import {
   R_CACHE,
   R_HANDLES,
   R_NAMEBUF,
+  ST_HELD,
   R_IGRANT,
   R_ILOCK,
   R_INBOX,
@@ -216,7 +219,10 @@ function reapOne(thr: usize, x: usize, mine: i32): i32 {
       const next = <usize>load<u32>(p + N_HNEXT);
       if (<usize>load<u32>(p + N_OWNER) == x) {
         intentReap(thr, l, p);
-        store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) | LF_ABANDONED);
+        // A stolen hold no longer counted: its death abandons nothing.
+        if ((load<u32>(p + N_CTL) & CTL_STATE_MASK) == ST_HELD) {
+          store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) | LF_ABANDONED);
+        }
         removeHold(l, p);
         nodeFree(x, p);
         touched = true;

@@ -142,8 +142,10 @@ function checkHolds(l: usize, t: usize, n: u32): i32 {
       if (!inHeap(p)) return FAIL_BOUNDS;
       if (<usize>load<u32>(p + N_HPREV) != back) return FAIL_HOLD_LINK;
       const ctl = load<u32>(p + N_CTL);
-      if ((ctl & CTL_STATE_MASK) != ST_HELD || <usize>load<u32>(p + N_LOCK) != l) return FAIL_HOLD_NODE;
-      if (((ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK) == m) sum += load<u32>(p + N_WEIGHT);
+      if ((ctl & CTL_STATE_MASK) < <u32>ST_HELD || <usize>load<u32>(p + N_LOCK) != l) return FAIL_HOLD_NODE;
+      // A STOLEN node stays in the list until its owner frees it, uncounted.
+      const counted = (ctl & CTL_STATE_MASK) == ST_HELD;
+      if (counted && ((ctl >>> CTL_MODE_SHIFT) & CTL_MODE_MASK) == m) sum += load<u32>(p + N_WEIGHT);
       if (++count > (load<u32>(H_TOP) >>> 5)) return FAIL_HOLD_LINK;
       back = p;
       p = <usize>load<u32>(p + N_HNEXT);

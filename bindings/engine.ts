@@ -28,6 +28,7 @@ import {
   R_RESCAN,
   R_WAKE,
   ST_HELD,
+  ST_STOLEN,
   TS_ALIVE,
   TS_MASK,
 } from "../assembly/layout.js";
@@ -55,6 +56,7 @@ export interface EngineExports {
   handleDrop(thr: number, h: number): number;
   acquire(thr: number, l: number, m: number, w: number): number;
   tryAcquire(thr: number, l: number, m: number, w: number): number;
+  steal(thr: number, l: number, m: number, w: number): number;
   canAcquire(l: number, m: number, w: number): number;
   release(thr: number, node: number, gen: number): number;
   cancel(thr: number, node: number, gen: number): number;
@@ -140,6 +142,9 @@ export class Engine {
   // i32.byteLength, cached: reading byteLength of a wasm memory's view costs ~20 ns.
   #bytes = 0;
   #sinks: (GrantSink | undefined)[] = [];
+  // Held nodes whose owner wants to hear if another request steals them
+  // (Web Locks): node -> [generation, callback].
+  readonly #stealable = new Map<number, [number, () => void]>();
   #pending = 0;
   #shared = false;
   #armed = false;
@@ -518,7 +523,7 @@ export class Engine {
       const seen = Atomics.load(i32, this.#wake);
       if (Atomics.load(i32, this.#rescan) !== 0) this.#rescanWaits(i32);
       this.drain();
-      if (this.#pending === 0) return;
+      if (this.#pending === 0 && this.#stealable.size === 0) return;
       const w = this.waitAsync(i32, this.#wake, seen);
       if (w.async) {
         this.#armed = true;
@@ -545,6 +550,7 @@ export class Engine {
     });
     this.drain();
     for (const node of found) this.#settle(node, i32[(node + N_CTL) >> 2]);
+    this.checkStolen();
     if (this.#pending === 0) this.#idle();
     // A grant still inside its critical section: look again shortly.
     if (busy) {
@@ -555,9 +561,37 @@ export class Engine {
 
   #onWake = (): void => {
     this.#armed = false;
-    if (this.#pending > 0) this.#arm();
+    if (this.#pending > 0 || this.#stealable.size > 0) this.#arm();
     else this.#idle();
   };
+
+  /** @internal Calls onStolen once if held node (node, gen) is stolen (the
+   *  engine marks it STOLEN and raises this thread's RESCAN). Listening keeps
+   *  the wake-up armed, not the thread alive. */
+  watchStolen(node: number, gen: number, onStolen: () => void): void {
+    this.#stealable.set(node, [gen, onStolen]);
+    // It may have been stolen before anyone listened (a steal right after the grant).
+    this.checkStolen();
+    if (this.#shared && this.#stealable.has(node)) this.#arm();
+  }
+
+  /** @internal Stops listening for node's theft. */
+  unwatchStolen(node: number): void {
+    this.#stealable.delete(node);
+  }
+
+  /** @internal Tells the owners of this thread's stolen holds. */
+  checkStolen(): void {
+    if (this.#stealable.size === 0) return;
+    const i32 = this.refresh();
+    for (const [node, [gen, onStolen]] of this.#stealable) {
+      const ctl = i32[(node + N_CTL) >> 2];
+      if ((ctl & CTL_STATE_MASK) === ST_STOLEN && ctl >>> CTL_GEN_SHIFT === gen) {
+        this.#stealable.delete(node);
+        onStolen();
+      }
+    }
+  }
 
   // A pending waitAsync does not keep a thread alive; KeepAlive does.
   #hold(): void {

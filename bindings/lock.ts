@@ -200,6 +200,14 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
     this.#aux = weight;
   }
 
+  /** @internal The held node and its generation (0 while queued). */
+  get node(): number {
+    return this.#node;
+  }
+  get gen(): number {
+    return this.#ctl >>> CTL_GEN_SHIFT;
+  }
+
   /** @internal A queued request's promise; settles with this ticket as the guard. */
   promise(): Promise<Guard> {
     return new Promise<Guard>((resolve) => {
@@ -713,6 +721,39 @@ export abstract class LockCore {
       throw engineError(r, e.maxMemoryBytes);
     }
     return new Ticket(this, r, e.view(r)[(r + N_CTL) >> 2], w);
+  }
+
+  /** @internal Takes the lock at once in mode m, whatever holds it (Web
+   *  Locks' steal): its holders are told through Engine.watchStolen. */
+  stealIndex(m: number, w: number): Guard {
+    const e = this.engine;
+    const l = e.sync(() => this.block());
+    this.outstanding++;
+    let r: number;
+    try {
+      r = e.sync(() => e.x.steal(e.thr, l, m, w));
+    } catch (err) {
+      this.settled();
+      throw err;
+    }
+    if (r <= 0) {
+      this.settled();
+      throw engineError(r, e.maxMemoryBytes);
+    }
+    const g = new Ticket(this, r, e.view(r)[(r + N_CTL) >> 2], w);
+    e.checkStolen();
+    return g;
+  }
+
+  /** @internal Calls onStolen if guard g's hold is stolen (see stealIndex). */
+  watchSteal(g: Guard, onStolen: () => void): void {
+    const t = g as Ticket;
+    this.engine.watchStolen(t.node, t.gen, onStolen);
+  }
+
+  /** @internal */
+  unwatchSteal(g: Guard): void {
+    this.engine.unwatchStolen((g as Ticket).node);
   }
 
   /** @internal */

@@ -3,11 +3,15 @@
 // of kind "LockManager" with the modes exclusive and shared, so requests from
 // every thread queue in one strict-FIFO queue in shared memory.
 //
-// Not yet: `steal` (rejects with NotSupportedError).
+// steal: the engine marks every holder STOLEN and grants at once (queue.ts,
+// steal()); each holder's thread hears of it (Engine.watchStolen) and rejects
+// that request's promise with an AbortError while its callback runs on; the
+// stolen node is freed when the callback settles.
 
 import {
   CTL_MODE_MASK,
   CTL_MODE_SHIFT,
+  CTL_STATE_MASK,
   E_CHARS,
   E_KIND,
   E_LEN,
@@ -28,6 +32,7 @@ import {
   NAME_FIRST_UNITS,
   NAME_MORE_UNITS,
   R_TID,
+  ST_HELD,
 } from "../assembly/layout.js";
 import { Engine } from "./engine.js";
 import { typeError } from "./errors.js";
@@ -150,14 +155,13 @@ export class LockManager {
       return Promise.reject(notSupported("signal cannot be used with steal or ifAvailable"));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (steal) return Promise.reject(notSupported("ringlock does not support steal yet"));
     const m = mode === "exclusive" ? 0 : 1;
     const lock = this.#use(name);
     let granted: Promise<Guard | null>;
-    if (ifAvailable) {
+    if (ifAvailable || steal) {
       let g: Guard | null;
       try {
-        g = lock.tryIndex(m, 1);
+        g = steal ? lock.stealIndex(m, 1) : lock.tryIndex(m, 1);
       } catch (err) {
         this.#unuse(lock);
         throw err;
@@ -184,7 +188,24 @@ export class LockManager {
     );
   }
 
-  async #run<T>(
+  #run<T>(
+    name: string,
+    lock: NamedWebLock,
+    g: Guard | null,
+    mode: LockMode,
+    callback: LockGrantedCallback<T>,
+  ): Promise<Awaited<T>> {
+    const ran = this.#call(name, lock, g, mode, callback);
+    if (g === null) return ran;
+    // A steal rejects this request at once; the callback runs on, and the
+    // stolen hold is freed when it settles.
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      lock.watchSteal(g, () => reject(new DOMException("the lock was stolen by a request with steal", "AbortError")));
+      ran.then(resolve, reject);
+    });
+  }
+
+  async #call<T>(
     name: string,
     lock: NamedWebLock,
     g: Guard | null,
@@ -194,7 +215,10 @@ export class LockManager {
     try {
       return await callback(g === null ? null : new Lock(name, mode));
     } finally {
-      g?.release();
+      if (g !== null) {
+        lock.unwatchSteal(g);
+        g.release();
+      }
       this.#unuse(lock);
     }
   }
@@ -267,7 +291,10 @@ function snapshot(e: Engine): LockManagerSnapshot {
         const locked = e.persist(() => e.x.enter(e.thr, l)) !== ERR_RETRY;
         try {
           const h: LockInfo[] = [];
-          for (let p = i32[(l + L_HOLDS) >> 2]; p !== 0; p = i32[(p + N_HNEXT) >> 2]) h.push(info(p));
+          for (let p = i32[(l + L_HOLDS) >> 2]; p !== 0; p = i32[(p + N_HNEXT) >> 2]) {
+            // A stolen hold is no longer held (its callback may still run).
+            if ((i32[(p + N_CTL) >> 2] & CTL_STATE_MASK) === ST_HELD) h.push(info(p));
+          }
           held.push(...h.reverse());
           for (let p = i32[(l + L_HEAD) >> 2]; p !== 0; p = i32[(p + N_NEXT) >> 2]) pending.push(info(p));
         } finally {

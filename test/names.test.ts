@@ -188,6 +188,37 @@ describe("Web Locks API (locks, LockManager)", () => {
     await expect(mgr.request("s", { signal: queued.signal }, () => 1)).rejects.toMatchObject({ name: "AbortError" });
   });
 
+  it("steal releases the holders (their requests reject with AbortError, their callbacks run on) and grants at once", async () => {
+    const mgr = new LockManager({ engine: new Engine() });
+    let ended = false;
+    let finish = () => {};
+    const held = mgr.request("st", async () => {
+      await new Promise<void>((r) => (finish = r));
+      ended = true;
+      return "finished";
+    });
+    const queued = mgr.request("st", { mode: "shared" }, (l) => l?.mode);
+    await tick();
+    const order: string[] = [];
+    const stealer = mgr.request("st", { steal: true }, async (lock) => {
+      order.push(`stealer ${lock?.mode}`);
+      const q = await mgr.query();
+      expect(q.held).toEqual([{ name: "st", mode: "exclusive", clientId: String(Engine.threadId) }]);
+      expect(q.pending).toEqual([{ name: "st", mode: "shared", clientId: String(Engine.threadId) }]);
+      return "stolen";
+    });
+    await expect(held).rejects.toMatchObject({ name: "AbortError" });
+    expect(ended).toBe(false);
+    expect(await stealer).toBe("stolen");
+    // The queue stayed as it was: the shared request is next.
+    expect(await queued).toBe("shared");
+    expect(order).toEqual(["stealer exclusive"]);
+    finish();
+    await tick();
+    expect(ended).toBe(true);
+    expect(await mgr.query()).toEqual({ held: [], pending: [] });
+  });
+
   it("query() lists held requests in grant order and pending ones in queue order, with this thread's clientId", async () => {
     const mgr = new LockManager({ engine: new Engine() });
     let release = () => {};
@@ -230,7 +261,7 @@ describe("across workers, with no share()/from()", () => {
     const mine = locks.request("seen", () => new Promise<void>((r) => (release = r)));
     const w = worker({ op: "hold", name: "seen-by-worker" });
     const { threadId } = await message(w);
-    const waiting = locks.request("seen-by-worker", { mode: "shared" }, () => "granted after the worker ended");
+    const waiting = locks.request("seen-by-worker", { mode: "shared" }, () => "granted after the steal");
     await tick();
     const q = worker({ op: "query" });
     const seen = (await message(q)) as { held: unknown[]; pending: unknown[] };
@@ -242,11 +273,15 @@ describe("across workers, with no share()/from()", () => {
       ]),
     );
     expect(seen.pending).toEqual([{ name: "seen-by-worker", mode: "shared", clientId: String(Engine.threadId) }]);
-    // Owner death: the worker ends holding the name and a named Mutex.
+    // A steal from this thread: the worker's request rejects with AbortError.
+    const stolen = message(w);
+    expect(await locks.request("seen-by-worker", { steal: true }, () => "mine now")).toBe("mine now");
+    expect(await stolen).toEqual({ rejected: "AbortError" });
+    // Owner death: the worker ends holding a named Mutex (and its stolen hold).
     const m = new Mutex({ name: "seen-by-worker:mutex" });
     const next = m.acquire();
     await w.terminate();
-    expect(await waiting).toBe("granted after the worker ended");
+    expect(await waiting).toBe("granted after the steal");
     const g = await next;
     expect(g.abandoned).toBe(true);
     g.release();

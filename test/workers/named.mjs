@@ -44,10 +44,12 @@ if (job.op === "hammer") {
   setInterval(() => {}, 1000);
   const m = new Mutex({ name: `${job.name}:mutex` });
   await m.acquire();
-  locks.request(job.name, () => {
-    parentPort.postMessage({ holding: true, threadId: Engine.threadId });
-    return new Promise(() => {});
-  });
+  locks
+    .request(job.name, () => {
+      parentPort.postMessage({ holding: true, threadId: Engine.threadId });
+      return new Promise(() => {});
+    })
+    .catch((e) => parentPort.postMessage({ rejected: e.name }));
 } else if (job.op === "query") {
   parentPort.postMessage(await locks.query());
 }
