@@ -114,6 +114,10 @@ describe.each(runtimes)("$name", (rt) => {
     await passes(rt, "web-worker-event.mjs");
   });
 
+  it("shares named locks and `locks` with workers spawned after import, with no share()/from()", async () => {
+    await passes(rt, "named.mjs");
+  });
+
   describe.each(rt.kinds)("with %s workers", (kind) => {
     it("excludes conflicting modes across 4 workers (Mutex, RWLock, Semaphore(2), IS/IX/S/SIX/X), and shares the shared ones", async () => {
       await passes(rt, "exclusion.mjs", kind);
