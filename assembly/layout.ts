@@ -191,10 +191,10 @@ export const MAX_MODES = 32;
 //   20   NEXT    next thread record (the list only grows)  attach (lock-free push)
 //   24   HANDLES this thread's handles on shared locks     under ALLOC
 //   28   CANBLOCK 1 if this thread may block in Atomics.wait attach
-//   32   LIFE    its TID once the thread holds its life lock (a Web Lock that
+//   40   LIFE    its TID once the thread holds its life lock (a Web Lock that
 //                watchers request to learn of its death; bindings/deaths.ts);
 //                never read by the engine                  owner's binding
-//   36   NAMEBUF a name entry this thread is filling (names.ts), or 0 owner; reapers once dead
+//   44   NAMEBUF a name entry this thread is filling (names.ts), or 0 owner; reapers once dead
 //   64   CACHE   free nodes kept by this thread (chain via N_LOCK; authoritative)
 //                                                          owner; reapers once dead
 //   68   NCACHE  how many (derived)                        owner
@@ -213,8 +213,8 @@ export const R_RESCAN = 16;
 export const R_NEXT = 20;
 export const R_HANDLES = 24;
 export const R_CANBLOCK = 28;
-export const R_LIFE = 32;
-export const R_NAMEBUF = 36;
+export const R_LIFE = 40;
+export const R_NAMEBUF = 44;
 export const R_CACHE = 64;
 export const R_NCACHE = 68;
 export const R_OP = 72;
@@ -307,4 +307,4 @@ export const ERR_BUSY = -6; // lock still has holders or waiters
 export const ERR_RETRY = -7; // an internal word stayed busy (perhaps held by a dead
 //                              thread not yet reaped): nothing was done, call again later
 export const ERR_POISONED = -8; // recovery met a state it could not repair
-export const ERR_SHAPE = -9; // the name is bound to a lock of another kind or mode table
+export const ERR_SHAPE = -11; // the name is bound to a lock of another kind or mode table

@@ -354,8 +354,15 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool, steals: b
     store<u32>(node + N_CTL, gen | (m << CTL_MODE_SHIFT) | ST_HELD | abandoned);
     addHold(l, node, m, w);
     if (abandoned != 0) store<u32>(l + L_FLAGS, flags & ~LF_ABANDONED);
+    if (steals) {
+      // The stolen holds no longer count: waiters compatible with the
+      // stealer's mode go too (the binding drains self-grants).
+      grantWaiters(thr, l);
+      changed(l);
+    }
     dropWord(l);
     done(sh, thr);
+    if (steals) wakeWatchers(l);
     return <i32>node;
   }
   if (!mayQueue) {

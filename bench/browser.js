@@ -69,7 +69,7 @@ const nodeRuns = [];
 for (let i = 0; i < RUNS; i++) nodeRuns.push(await node());
 const best = (runs) => runs.reduce((a, b) => (b.meanUs < a.meanUs ? b : a));
 const nodeBest = best(nodeRuns);
-rows.push(["Node " + process.version, nodeBest]);
+rows.push([`Node ${process.version}`, nodeBest]);
 for (const name of ["Chromium", "Firefox"]) {
   const r = await browser(name);
   if (r === undefined) console.log(`${name}: not installed here, skipped`);

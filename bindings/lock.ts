@@ -741,6 +741,7 @@ export abstract class LockCore {
       throw engineError(r, e.maxMemoryBytes);
     }
     const g = new Ticket(this, r, e.view(r)[(r + N_CTL) >> 2], w);
+    e.drain();
     e.checkStolen();
     return g;
   }

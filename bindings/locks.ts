@@ -126,8 +126,8 @@ export class LockManager {
 
   request<T>(name: string, callback: LockGrantedCallback<T>): Promise<Awaited<T>>;
   request<T>(name: string, options: LockOptions, callback: LockGrantedCallback<T>): Promise<Awaited<T>>;
-  request<T>(name: string, a: unknown, b?: unknown): Promise<Awaited<T>> {
-    return rejecting(() => this.#request(name, a, b, arguments.length));
+  request<T>(name: string, ...rest: unknown[]): Promise<Awaited<T>> {
+    return rejecting(() => this.#request(name, rest[0], rest[1], rest.length + 1));
   }
 
   #request<T>(rawName: unknown, a: unknown, b: unknown, argc: number): Promise<Awaited<T>> {

@@ -120,7 +120,10 @@ if (!wt.isMainThread) {
   const per = quick ? 100 : 1000;
   const hot = async (request) => {
     let seed = 1;
-    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) % 1000;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % 1000;
+    };
     const t = performance.now();
     await Promise.all(
       Array.from({ length: tasks }, async () => {
