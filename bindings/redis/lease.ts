@@ -78,8 +78,14 @@ export class Grant implements RedisGuard {
     return this.#core.name;
   }
 
+  // Checked on every read as well as by the timer: a process that was paused
+  // (SIGSTOP, a long GC, a suspended VM) may read it before its timers run.
   get lost(): AbortSignal {
-    return this.#lost.signal;
+    const s = this.#lost.signal;
+    if (!s.aborted && this.#released === undefined && now() >= this.#deadline) {
+      this.#lose("the lease was not renewed in time");
+    }
+    return s;
   }
 
   get released(): boolean {
