@@ -163,6 +163,8 @@ export abstract class RedisLockCore {
   }
 }
 
+const MAX_TIMER_MS = 0x7fffffff;
+
 function closedError(): LockError {
   return new LockError("ERR_RINGLOCK_CLOSED", "ringlock: RedisLocks is closed");
 }
@@ -185,6 +187,9 @@ export class Waiter {
   #settled = false;
   #queued = false;
   #seq: bigint | undefined;
+  // A grant message that arrived before the acquire's own answer (the two come
+  // on different connections): applied once the answer says queued.
+  #early: { token: string; abandoned: boolean } | undefined;
   // Why the caller gave up, once it did (a cancel is then sent or pending).
   #cancel: { reason: unknown } | undefined;
   // When the last script that found this request queued was sent: a grant
@@ -213,7 +218,7 @@ export class Waiter {
   async start(o: AcquireOptions | undefined): Promise<void> {
     const timeout = o?.timeout;
     if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
-      this.#timer = setTimeout(() => this.cancel(new TimeoutError(timeout)), Math.min(timeout, 0x7fffffff));
+      this.#arm(timeout, () => this.cancel(new TimeoutError(timeout)));
     }
     const signal = o?.signal;
     if (signal !== undefined) {
@@ -223,6 +228,9 @@ export class Waiter {
     }
     const locks = this.core.locks;
     locks.pending.add(this);
+    // Listen before asking: if this lock's channel is already subscribed, the
+    // grant message may overtake the acquire's answer.
+    locks.listen(this);
     const t = locks.timing;
     const sentAt = now();
     let r: unknown[];
@@ -240,6 +248,11 @@ export class Waiter {
     this.#queued = true;
     this.#queuedAt = sentAt;
     this.#seq = BigInt(String(r[1]));
+    const early = this.#early;
+    if (early !== undefined) {
+      this.#grant(early.token, early.abandoned, sentAt);
+      return;
+    }
     if (this.#cancel !== undefined) {
       this.#sendCancel();
       return;
@@ -252,14 +265,21 @@ export class Waiter {
     else this.#schedule(Number(r[2]));
   }
 
+  // setTimeout without its 2^31 - 1 ms cap (a longer delay would fire at once).
+  #arm(left: number, fire: () => void): void {
+    const step = Math.min(left, MAX_TIMER_MS);
+    this.#timer = setTimeout(() => (left > step ? this.#arm(left - step, fire) : fire()), step);
+  }
+
   get settled(): boolean {
     return this.#settled;
   }
 
   /** A grant message named this request. */
   granted(token: string, abandoned: boolean): void {
-    if (this.#settled || this.#cancel !== undefined || !this.#queued) return;
-    this.#grant(token, abandoned, this.#queuedAt);
+    if (this.#settled) return;
+    if (!this.#queued) this.#early = { token, abandoned };
+    else if (this.#cancel === undefined) this.#grant(token, abandoned, this.#queuedAt);
   }
 
   /** Polls now (the subscription was re-established: messages may have been lost). */
@@ -351,6 +371,6 @@ export class Waiter {
     }
     const locks = this.core.locks;
     locks.pending.delete(this);
-    if (this.#queued) locks.unwatch(this);
+    locks.unwatch(this);
   }
 }

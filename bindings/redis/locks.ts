@@ -192,9 +192,8 @@ export class RedisLocks {
     return `${this.#idBase}.${(this.#ids++).toString(36)}`;
   }
 
-  /** @internal Registers a queued request for grant messages; true if the
-   *  subscription was not confirmed before (a message may have been missed). */
-  async watch(w: Waiter): Promise<boolean> {
+  /** @internal Routes grant messages naming this request to it (no network call). */
+  listen(w: Waiter): void {
     const ch = w.core.channel;
     let m = this.#watching.get(ch);
     if (m === undefined) {
@@ -207,6 +206,13 @@ export class RedisLocks {
       clearTimeout(t);
       this.#linger.delete(ch);
     }
+  }
+
+  /** @internal Makes sure a queued request's channel is subscribed; true if the
+   *  subscription was not confirmed before (a message may have been missed). */
+  async watch(w: Waiter): Promise<boolean> {
+    const ch = w.core.channel;
+    this.listen(w);
     if (this.#confirmed.has(ch)) return false;
     let p = this.#subscribed.get(ch);
     if (p === undefined) {
@@ -242,7 +248,7 @@ export class RedisLocks {
     m.delete(w.id);
     if (m.size > 0) return;
     this.#watching.delete(ch);
-    if (this.closed || this.#linger.has(ch)) return;
+    if (this.closed || this.#linger.has(ch) || !this.#subscribed.has(ch)) return;
     const t = setTimeout(() => {
       this.#linger.delete(ch);
       if (this.#watching.has(ch)) return;

@@ -46,6 +46,10 @@ export class RedisServer {
     args.push(...(this.#persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]));
     const p = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.#proc = p;
+    // If this test process ends without stop() (a hook timed out), the server goes with it.
+    const orphan = () => p.kill("SIGKILL");
+    process.once("exit", orphan);
+    p.once("exit", () => process.off("exit", orphan));
     await new Promise<void>((resolve, reject) => {
       let out = "";
       const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
