@@ -318,6 +318,13 @@ if (opt.rerender === true) {
   if (want("redis")) await redisSuite();
   results = { meta: meta(), scenarios: SCENARIOS.map(({ ...s }) => s), cells, bugs };
 }
+// --only=redis measures nothing for the main report: leave its files alone.
+const mainRan = opt.rerender === true || ["single", "scale", "workers", "bugs"].some(want);
+if (!mainRan) {
+  if (redisReport !== undefined) process.stdout.write(`${redisReport}\n`);
+  progress(`bench: done in ${((Date.now() - T0) / 1000).toFixed(0)} s`);
+  process.exit(0);
+}
 annotate(results);
 checkTargets(results);
 const md = markdown(results);

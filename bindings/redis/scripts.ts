@@ -47,38 +47,46 @@ local CH, TBL = ARGV[1], ARGV[2]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
--- The mode table the lock is in use with (the caller's if the lock is new).
-local stored = redis.call('HGET', ST, 'tbl')
-local active = stored or TBL
-local conf, lim, n = {}, {}, 0
-for c, l in string.gmatch(active, '(%d+):(%d+)') do
-  conf[n] = tonumber(c)
-  lim[n] = tonumber(l)
-  n = n + 1
-end
-
--- Weight held per mode, and the mask of modes held.
-local held, mask = {}, 0
-do
-  local f = {}
-  for i = 0, n - 1 do f[i + 1] = 'h' .. i end
-  local hv = redis.call('HMGET', ST, unpack(f))
-  for i = 0, n - 1 do
-    held[i] = tonumber(hv[i + 1]) or 0
-    if held[i] > 0 then mask = bit.bor(mask, bit.lshift(1, i)) end
+-- Every redis.call costs a few microseconds: the header is read in one HMGET,
+-- and a grant writes it back in one HSET.
+local conf, lim, n
+local function parse(tbl)
+  conf, lim, n = {}, {}, 0
+  for c, l in string.gmatch(tbl, '(%d+):(%d+)') do
+    conf[n] = tonumber(c)
+    lim[n] = tonumber(l)
+    n = n + 1
   end
 end
+local held, mask = {}, 0
+local function header(extra)
+  local f = { 'h0' }
+  for i = 1, n - 1 do f[i + 1] = 'h' .. i end
+  for _, x in ipairs(extra) do f[#f + 1] = x end
+  local v = redis.call('HMGET', ST, unpack(f))
+  mask = 0
+  for i = 0, n - 1 do
+    held[i] = tonumber(v[i + 1]) or 0
+    if held[i] > 0 then mask = bit.bor(mask, bit.lshift(1, i)) end
+  end
+  return v[n + 1], v[n + 2], v[n + 3]
+end
+
+-- The mode table the lock is in use with (the caller's if the lock is new).
+parse(TBL)
+local stored, abf, tokv = header({ 'tbl', 'ab', 'tok' })
+if stored and stored ~= TBL then
+  parse(stored)
+  header({})
+end
+local ab = abf == '1' and '1' or '0'
+local tok = tonumber(tokv) or 0
+local qn = redis.call('ZCARD', Q)
 
 -- The grant test, written once for this engine (assembly/grant.ts is the
 -- other): no conflicting mode held, and the mode's held weight plus w within its limit.
 local function grantable(m, w)
   return bit.band(mask, conf[m]) == 0 and held[m] + w <= lim[m]
-end
-
-local function take(m, w)
-  held[m] = held[m] + w
-  mask = bit.bor(mask, bit.lshift(1, m))
-  redis.call('HINCRBY', ST, 'h' .. m, w)
 end
 
 local function give(m, w)
@@ -88,34 +96,40 @@ local function give(m, w)
     mask = bit.band(mask, bit.bnot(bit.lshift(1, m)))
     redis.call('HDEL', ST, 'h' .. m)
   else
-    redis.call('HINCRBY', ST, 'h' .. m, -w)
+    redis.call('HSET', ST, 'h' .. m, string.format('%d', held[m]))
   end
 end
 
 local function rec(id)
   local r = redis.call('HGET', RQ, id)
   if not r then return nil end
-  local k, m, w, x, lease, ab, owner = string.match(r, '^(%a) (%d+) (%d+) (%d+) (%d+) (%d) (.*)$')
-  return { k = k, m = tonumber(m), w = tonumber(w), x = x, lease = tonumber(lease), ab = ab, owner = owner }
+  local k, m, w, x, lease, a, owner = string.match(r, '^(%a) (%d+) (%d+) (%d+) (%d+) (%d) (.*)$')
+  return { k = k, m = tonumber(m), w = tonumber(w), x = x, lease = tonumber(lease), ab = a, owner = owner }
 end
 
--- Makes waiter (or new request) id a holder: lease from now, next token.
-local function grant(id, r, ab)
-  take(r.m, r.w)
-  local tok = string.format('%d', redis.call('HINCRBY', ST, 'tok', 1))
-  redis.call('HSET', RQ, id, 'H ' .. r.m .. ' ' .. r.w .. ' ' .. tok .. ' ' .. r.lease .. ' ' .. ab .. ' ' .. r.owner)
+-- Makes request id a holder (a queued waiter, or a new request if not queued):
+-- lease from now, next token, told whether a holder was abandoned before it.
+local function grant(id, r, queued)
+  held[r.m] = held[r.m] + r.w
+  mask = bit.bor(mask, bit.lshift(1, r.m))
+  tok = tok + 1
+  local tk = string.format('%d', tok)
+  redis.call('HSET', ST, 'tok', tk, 'h' .. r.m, string.format('%d', held[r.m]))
+  redis.call('HSET', RQ, id, 'H ' .. r.m .. ' ' .. r.w .. ' ' .. tk .. ' ' .. r.lease .. ' ' .. ab .. ' ' .. r.owner)
   redis.call('ZADD', HEXP, now + r.lease, id)
-  redis.call('ZREM', Q, id)
-  redis.call('ZREM', WEXP, id)
-  return tok
+  if queued then
+    redis.call('ZREM', Q, id)
+    redis.call('ZREM', WEXP, id)
+    qn = qn - 1
+  end
+  return tk
 end
 
 -- The longest compatible prefix of the queue, and nothing behind the first
 -- incompatible waiter. Every grant of a batch after a holder's death is told.
 local function grantLoop()
-  local ab = redis.call('HGET', ST, 'ab') == '1' and '1' or '0'
   local msg = {}
-  local more = true
+  local more = qn > 0
   while more do
     local ids = redis.call('ZRANGE', Q, 0, 31)
     if #ids == 0 then break end
@@ -123,8 +137,9 @@ local function grantLoop()
       local r = rec(id)
       if r == nil or r.k ~= 'W' then
         redis.call('ZREM', Q, id)
+        qn = qn - 1
       elseif grantable(r.m, r.w) then
-        msg[#msg + 1] = id .. ' ' .. grant(id, r, ab) .. ' ' .. ab
+        msg[#msg + 1] = id .. ' ' .. grant(id, r, true) .. ' ' .. ab
       else
         more = false
         break
@@ -132,7 +147,10 @@ local function grantLoop()
     end
   end
   if #msg > 0 then
-    if ab == '1' then redis.call('HDEL', ST, 'ab') end
+    if ab == '1' then
+      ab = '0'
+      redis.call('HDEL', ST, 'ab')
+    end
     redis.call('PUBLISH', CH, table.concat(msg, ' '))
   end
 end
@@ -141,26 +159,32 @@ end
 local changed = false
 do
   local dead = redis.call('ZRANGEBYSCORE', HEXP, '-inf', now)
-  for _, id in ipairs(dead) do
-    local r = rec(id)
-    if r and r.k == 'H' then
-      give(r.m, r.w)
-      redis.call('HDEL', RQ, id)
-    end
-    redis.call('ZREM', HEXP, id)
-  end
   if #dead > 0 then
+    for _, id in ipairs(dead) do
+      local r = rec(id)
+      if r and r.k == 'H' then
+        give(r.m, r.w)
+        redis.call('HDEL', RQ, id)
+      end
+    end
+    redis.call('ZREMRANGEBYSCORE', HEXP, '-inf', now)
+    ab = '1'
     redis.call('HSET', ST, 'ab', '1')
     changed = true
   end
-  local gone = redis.call('ZRANGEBYSCORE', WEXP, '-inf', now)
-  for _, id in ipairs(gone) do
-    local r = rec(id)
-    if r and r.k == 'W' then redis.call('HDEL', RQ, id) end
-    redis.call('ZREM', Q, id)
-    redis.call('ZREM', WEXP, id)
+  -- Only queued requests have waiter leases.
+  if qn > 0 then
+    local gone = redis.call('ZRANGEBYSCORE', WEXP, '-inf', now)
+    if #gone > 0 then
+      for _, id in ipairs(gone) do
+        local r = rec(id)
+        if r and r.k == 'W' then redis.call('HDEL', RQ, id) end
+        qn = qn - redis.call('ZREM', Q, id)
+      end
+      redis.call('ZREMRANGEBYSCORE', WEXP, '-inf', now)
+      changed = true
+    end
   end
-  if #gone > 0 then changed = true end
 end
 if changed then grantLoop() end
 
@@ -168,16 +192,7 @@ if changed then grantLoop() end
 if stored ~= TBL then
   if stored and redis.call('EXISTS', RQ) == 1 then return { -1, stored } end
   redis.call('HSET', ST, 'tbl', TBL)
-  if not stored then
-    -- nothing to re-parse: active was TBL
-  else
-    conf, lim, n = {}, {}, 0
-    for c, l in string.gmatch(TBL, '(%d+):(%d+)') do
-      conf[n] = tonumber(c)
-      lim[n] = tonumber(l)
-      n = n + 1
-    end
-  end
+  if stored then parse(TBL) end
 end
 
 local function hint()
@@ -192,11 +207,11 @@ const ACQUIRE_BODY = (tryOnly: boolean) => `
 -- ARGV[3] id, ARGV[4] mode, ARGV[5] weight, ARGV[6] leaseMs, ARGV[7] waiterLeaseMs, ARGV[8] owner
 local id, m, w, lease, wlease, owner = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8]
 if m >= n then return redis.error_reply('ringlock: mode ' .. m .. ' outside the table') end
-local r = { m = m, w = w, lease = tonumber(lease), owner = owner }
-if redis.call('ZCARD', Q) == 0 and grantable(m, w) then
-  local ab = redis.call('HGET', ST, 'ab') == '1' and '1' or '0'
-  if ab == '1' then redis.call('HDEL', ST, 'ab') end
-  return { 1, grant(id, r, ab), tonumber(ab) }
+if qn == 0 and grantable(m, w) then
+  local a = ab
+  local tk = grant(id, { m = m, w = w, lease = tonumber(lease), owner = owner }, false)
+  if a == '1' then redis.call('HDEL', ST, 'ab') end
+  return { 1, tk, tonumber(a) }
 end
 ${
   tryOnly
@@ -232,7 +247,7 @@ if r.k == 'H' then
   return { 1, r.x, tonumber(r.ab) }
 end
 redis.call('HDEL', RQ, id)
-redis.call('ZREM', Q, id)
+qn = qn - redis.call('ZREM', Q, id)
 redis.call('ZREM', WEXP, id)
 grantLoop()
 return { 2 }
