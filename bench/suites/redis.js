@@ -200,7 +200,11 @@ function markdown(r) {
   lines.push(
     "Every section enters and leaves a server-side counter (two extra round trips, the same for every library), " +
       "which counts exclusion violations. Overtakes are counted from wall-clock stamps taken around acquire() in each " +
-      "process (performance.timeOrigin + performance.now()). redlock and redis-semaphore retry every 10 ms (redlock: " +
+      "process (performance.timeOrigin + performance.now()), the same way for every library; a process descheduled " +
+      "between its stamp and its request reaching the server counts as overtaken even by a server-side FIFO queue " +
+      "(ringlock's queue order itself is checked by test/redis/stress.test.ts with the server's arrival numbers). " +
+      "With 8 processes on few cores, strict FIFO hands the lock to a process that is often not running, which costs " +
+      "throughput; the polling libraries let whichever process is running take it again. redlock and redis-semaphore retry every 10 ms (redlock: " +
       "10 ms + up to 10 ms jitter, retryCount -1); ringlock waits in a server-side queue and is woken by pub/sub.",
   );
   return lines.join("\n");

@@ -204,7 +204,6 @@ end
 
 // The new request's record; granted at once iff the queue is empty and it is compatible.
 const ACQUIRE_BODY = (tryOnly: boolean) => `
--- ARGV[3] id, ARGV[4] mode, ARGV[5] weight, ARGV[6] leaseMs, ARGV[7] waiterLeaseMs, ARGV[8] owner
 local id, m, w, lease, wlease, owner = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8]
 if m >= n then return redis.error_reply('ringlock: mode ' .. m .. ' outside the table') end
 if qn == 0 and grantable(m, w) then
@@ -225,7 +224,6 @@ return { 2, seq, hint() }`
 `;
 
 const POLL_BODY = `
--- ARGV[3] id, ARGV[4] waiterLeaseMs
 local id = ARGV[3]
 local r = rec(id)
 if r == nil then return { 0 } end
@@ -238,7 +236,6 @@ return { 2, hint() }
 `;
 
 const CANCEL_BODY = `
--- ARGV[3] id
 local id = ARGV[3]
 local r = rec(id)
 if r == nil then return { 0 } end
@@ -254,7 +251,6 @@ return { 2 }
 `;
 
 const RELEASE_BODY = `
--- ARGV[3] id, ARGV[4] token
 local id = ARGV[3]
 local r = rec(id)
 if r == nil or r.k ~= 'H' or r.x ~= ARGV[4] then return { 0 } end
@@ -266,7 +262,6 @@ return { 1 }
 `;
 
 const RENEW_BODY = `
--- ARGV[3] id, ARGV[4] token
 local id = ARGV[3]
 local r = rec(id)
 if r == nil or r.k ~= 'H' or r.x ~= ARGV[4] then return { 0 } end
@@ -275,7 +270,6 @@ return { 1 }
 `;
 
 const QUERY_BODY = `
--- no further arguments
 local all = redis.call('HGETALL', RQ)
 local hs = {}
 for i = 1, #all, 2 do
@@ -310,18 +304,59 @@ export interface Script {
   readonly sha: string;
 }
 
-function script(name: string, body: string): Script {
-  const source = `-- ringlock ${name}\n-- KEYS: st, rq, hexp, wexp, q (see bindings/redis/scripts.ts)\n-- ARGV[1] channel, ARGV[2] mode table${PRELUDE}${body}`;
-  return { name, source, sha: createHash("sha1").update(source).digest("hex") };
+// Each script opens with its keys, arguments and results (principle 13).
+function script(name: string, args: string, returns: string, body: string): Script {
+  const source = [
+    `-- ringlock ${name} (bindings/redis/scripts.ts)`,
+    "-- KEYS[1] st, KEYS[2] rq, KEYS[3] hexp, KEYS[4] wexp, KEYS[5] q: the lock's keys, one hash tag",
+    `-- ARGV[1] grant channel, ARGV[2] mode table ("conflicts:limit,..."${args ? `), ${args}` : ")"}`,
+    `-- returns ${returns}`,
+  ].join("\n");
+  const full = `${source}${PRELUDE}${body}`;
+  return { name, source: full, sha: createHash("sha1").update(full).digest("hex") };
 }
 
-export const ACQUIRE = script("acquire", ACQUIRE_BODY(false));
-export const TRY = script("try", ACQUIRE_BODY(true));
-export const POLL = script("poll", POLL_BODY);
-export const CANCEL = script("cancel", CANCEL_BODY);
-export const RELEASE = script("release", RELEASE_BODY);
-export const RENEW = script("renew", RENEW_BODY);
-export const QUERY = script("query", QUERY_BODY);
+const REQUEST_ARGS =
+  "ARGV[3] request id, ARGV[4] mode index, ARGV[5] weight, ARGV[6] leaseMs, ARGV[7] waiterLeaseMs, ARGV[8] owner";
+const GRANTED = "{ 1, token, abandoned } granted";
+
+export const ACQUIRE = script(
+  "acquire",
+  REQUEST_ARGS,
+  `${GRANTED} | { 2, seq, hint } queued | { -1, table }`,
+  ACQUIRE_BODY(false),
+);
+export const TRY = script("try", REQUEST_ARGS, `${GRANTED} | { 0 } not now | { -1, table }`, ACQUIRE_BODY(true));
+export const POLL = script(
+  "poll",
+  "ARGV[3] request id, ARGV[4] waiterLeaseMs",
+  `${GRANTED} (lease renewed) | { 2, hint } queued (waiter lease renewed) | { 0 } gone | { -1, table }`,
+  POLL_BODY,
+);
+export const CANCEL = script(
+  "cancel",
+  "ARGV[3] request id",
+  `${GRANTED} first (lease renewed) | { 2 } cancelled | { 0 } gone | { -1, table }`,
+  CANCEL_BODY,
+);
+export const RELEASE = script(
+  "release",
+  "ARGV[3] request id, ARGV[4] token",
+  "{ 1 } released | { 0 } not held | { -1, table }",
+  RELEASE_BODY,
+);
+export const RENEW = script(
+  "renew",
+  "ARGV[3] request id, ARGV[4] token",
+  "{ 1 } renewed | { 0 } not held | { -1, table }",
+  RENEW_BODY,
+);
+export const QUERY = script(
+  "query",
+  "",
+  "{ 3, holders, waiters } (mode, weight, token or seq, owner per entry) | { -1, table }",
+  QUERY_BODY,
+);
 
 /** The five keys of lock `name`, in the order every script takes them. */
 export function lockKeys(prefix: string, name: string): string[] {
