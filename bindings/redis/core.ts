@@ -228,9 +228,7 @@ export class Waiter {
     }
     const locks = this.core.locks;
     locks.pending.add(this);
-    // Listen before asking: if this lock's channel is already subscribed, the
-    // grant message may overtake the acquire's answer.
-    locks.listen(this);
+    locks.early(this);
     const t = locks.timing;
     const sentAt = now();
     let r: unknown[];

@@ -46,10 +46,15 @@ export class Grant implements RedisGuard {
   readonly token: bigint;
   readonly abandoned: boolean;
   /** @internal the waiter's arrival number (queue order), if it waited */ readonly seq: bigint | undefined;
-  readonly #lost = new AbortController();
+  // Created when first read (most guards are never asked): aborted at once
+  // with the stored reason if the lease was lost before that.
+  #lost: AbortController | undefined;
+  #lostReason: LockError | undefined;
   #deadline: number;
-  #renewTimer: ReturnType<typeof setTimeout> | undefined;
-  #lostTimer: ReturnType<typeof setTimeout> | undefined;
+  // When to send the next renewal; one timer serves both it and the deadline.
+  #renewAt: number;
+  #renewing = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #released: Promise<void> | undefined;
 
   constructor(
@@ -70,6 +75,7 @@ export class Grant implements RedisGuard {
     this.abandoned = abandoned;
     this.seq = seq;
     this.#deadline = this.#deadlineFrom(sentAt);
+    this.#renewAt = this.#nextRenewal(now());
     core.locks.held.add(this);
     this.#arm();
   }
@@ -81,11 +87,14 @@ export class Grant implements RedisGuard {
   // Checked on every read as well as by the timer: a process that was paused
   // (SIGSTOP, a long GC, a suspended VM) may read it before its timers run.
   get lost(): AbortSignal {
-    const s = this.#lost.signal;
-    if (!s.aborted && this.#released === undefined && now() >= this.#deadline) {
+    if (this.#lost === undefined) {
+      this.#lost = new AbortController();
+      if (this.#lostReason !== undefined) this.#lost.abort(this.#lostReason);
+    }
+    if (this.#lostReason === undefined && this.#released === undefined && now() >= this.#deadline) {
       this.#lose("the lease was not renewed in time");
     }
-    return s;
+    return this.#lost.signal;
   }
 
   get released(): boolean {
@@ -97,55 +106,58 @@ export class Grant implements RedisGuard {
     return sentAt + leaseMs - driftMs;
   }
 
-  // The lost timer at the deadline; the renewal at a third of the lease, or
-  // sooner if less than that is left (a grant learned late, a failed renewal).
-  #arm(): void {
-    this.#clear();
-    const left = this.#deadline - now();
-    if (left <= 0) {
-      this.#lose("the lease ran out before it could be renewed");
-      return;
-    }
-    this.#lostTimer = setTimeout(() => this.#lose("the lease was not renewed in time"), left);
-    const renewIn = Math.min(this.#core.locks.timing.renewMs, left / 2);
-    this.#renewTimer = setTimeout(() => this.#renew(), renewIn);
+  // A third of the lease from t, or half of what is left if that is sooner
+  // (a grant learned late).
+  #nextRenewal(t: number): number {
+    return t + Math.min(this.#core.locks.timing.renewMs, (this.#deadline - t) / 2);
   }
 
-  #clear(): void {
-    clearTimeout(this.#lostTimer);
-    clearTimeout(this.#renewTimer);
-    this.#lostTimer = this.#renewTimer = undefined;
+  #arm(): void {
+    clearTimeout(this.#timer);
+    const at = this.#renewing ? this.#deadline : Math.min(this.#renewAt, this.#deadline);
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, at - now()));
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (this.#released !== undefined || this.#lostReason !== undefined) return;
+    const t = now();
+    if (t >= this.#deadline) this.#lose("the lease was not renewed in time");
+    else if (!this.#renewing && t >= this.#renewAt) void this.#renew();
+    else this.#arm();
   }
 
   async #renew(): Promise<void> {
-    this.#renewTimer = undefined;
-    if (this.#released !== undefined || this.#lost.signal.aborted) return;
     const sentAt = now();
-    if (sentAt >= this.#deadline) return this.#lose("the lease ran out before it could be renewed");
-    let r: unknown[];
+    this.#renewing = true;
+    this.#arm();
+    let r: unknown[] | undefined;
     try {
       r = (await this.#core.call(RENEW, [this.#id, this.token.toString()])) as unknown[];
     } catch {
-      // Try again soon; the lost timer still stands.
-      if (this.#released === undefined && !this.#lost.signal.aborted) {
-        const left = this.#deadline - now();
-        this.#renewTimer = setTimeout(
-          () => this.#renew(),
-          Math.max(1, Math.min(this.#core.locks.timing.renewMs, left / 3)),
-        );
-      }
-      return;
+      // Try again soon; the deadline still stands.
+      r = undefined;
     }
-    if (this.#released !== undefined || this.#lost.signal.aborted) return;
-    if (Number(r[0]) !== 1) return this.#lose("the server no longer has this grant (its lease ran out)");
-    this.#deadline = this.#deadlineFrom(sentAt);
+    this.#renewing = false;
+    if (this.#released !== undefined || this.#lostReason !== undefined) return;
+    const t = now();
+    if (r === undefined) {
+      this.#renewAt = t + Math.max(1, Math.min(this.#core.locks.timing.renewMs, (this.#deadline - t) / 3));
+    } else if (Number(r[0]) !== 1) {
+      return this.#lose("the server no longer has this grant (its lease ran out)");
+    } else {
+      this.#deadline = this.#deadlineFrom(sentAt);
+      this.#renewAt = this.#nextRenewal(t);
+    }
     this.#arm();
   }
 
   #lose(why: string): void {
-    this.#clear();
-    if (this.#lost.signal.aborted) return;
-    this.#lost.abort(new LockError("ERR_RINGLOCK_LOST", `ringlock: lock '${this.#core.name}' lost: ${why}`));
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#lostReason !== undefined) return;
+    this.#lostReason = new LockError("ERR_RINGLOCK_LOST", `ringlock: lock '${this.#core.name}' lost: ${why}`);
+    this.#lost?.abort(this.#lostReason);
   }
 
   release(): Promise<void> {
@@ -154,7 +166,8 @@ export class Grant implements RedisGuard {
   }
 
   async #release(): Promise<void> {
-    this.#clear();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#core.locks.held.delete(this);
     let r: unknown[];
     try {

@@ -192,6 +192,12 @@ export class RedisLocks {
     return `${this.#idBase}.${(this.#ids++).toString(36)}`;
   }
 
+  /** @internal Before a request is sent: if its lock's channel is subscribed,
+   *  a grant message can overtake the acquire's answer, so route it already. */
+  early(w: Waiter): void {
+    if (this.#subscribed.has(w.core.channel)) this.listen(w);
+  }
+
   /** @internal Routes grant messages naming this request to it (no network call). */
   listen(w: Waiter): void {
     const ch = w.core.channel;
