@@ -294,7 +294,7 @@ describe("RedisLocks", () => {
     await (w.value as RedisGuard).release();
   });
 
-  it("works over iovalkey and node-redis as over ioredis, on the same lock", async () => {
+  it("works over iovalkey and node-redis as over ioredis, on the same lock, after a SCRIPT FLUSH too", async () => {
     const valkey = new Valkey({ port: server.port, host: "127.0.0.1" });
     const nodeRedis = createClient({ url: server.url });
     await nodeRedis.connect();
@@ -303,8 +303,12 @@ describe("RedisLocks", () => {
     const c = locks();
     try {
       const name = fresh("clients");
+      // Each adapter reloads the scripts itself (EVALSHA, then EVAL on NOSCRIPT).
+      await server.client().call("SCRIPT", "FLUSH");
       const ga = await a.mutex(name).acquire();
+      await server.client().call("SCRIPT", "FLUSH");
       const wb = settle(b.mutex(name).acquire());
+      await until(async () => (await c.mutex(name).query()).pending.length === 1);
       const wc = settle(c.mutex(name).acquire());
       await until(async () => (await c.mutex(name).query()).pending.length === 2);
       expect(await b.mutex(name).tryAcquire()).toBeNull();
