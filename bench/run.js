@@ -5,7 +5,7 @@
 // to stderr and the Markdown report to stdout, and writes
 // bench/results/latest.json and bench/results/latest.svg.
 //
-//   node bench/run.js [--quick] [--only=single,scale,workers,bugs] [--reps=N]
+//   node bench/run.js [--quick] [--only=single,scale,workers,bugs,redis] [--reps=N]
 //                     [--baseline=<path to an older ringlock's dist/bindings/index.js>]
 //   node bench/run.js --rerender    (rebuild the report from results/latest.json)
 //
@@ -14,6 +14,8 @@
 //   scale    bench/suites/scale.js    one process per library per repetition
 //   workers  bench/suites/workers.js  once per Node binary (this one, Node 24)
 //   bugs     bench/suites/bugs.js     one process per check, bisecting thresholds
+//   redis    bench/suites/redis.js    ringlock/redis vs redlock and redis-semaphore on a local
+//                                     redis-server it starts (report: results/redis-latest.md)
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
@@ -253,6 +255,16 @@ async function bugsSuite() {
   }
 }
 
+// ---------------------------------------------------------------- redis
+// Its own report (bench/results/redis-latest.md), printed after the main one.
+let redisReport;
+async function redisSuite() {
+  const r = await runChild("suites/redis.js", quick ? ["--quick"] : [], { timeoutMs: quick ? 60_000 : 300_000 });
+  const m = r.messages.find((x) => x.type === "redis");
+  if (r.error) progress(`[redis] ${r.error}`);
+  redisReport = m?.markdown ?? (m?.skipped ? `Redis suite skipped: ${m.skipped}` : undefined);
+}
+
 // ---------------------------------------------------------------- report
 function meta() {
   const cpus = os.cpus();
@@ -303,7 +315,15 @@ if (opt.rerender === true) {
   if (want("scale")) await scale();
   if (want("workers")) await workers();
   if (want("bugs")) await bugsSuite();
+  if (want("redis")) await redisSuite();
   results = { meta: meta(), scenarios: SCENARIOS.map(({ ...s }) => s), cells, bugs };
+}
+// --only=redis measures nothing for the main report: leave its files alone.
+const mainRan = opt.rerender === true || ["single", "scale", "workers", "bugs"].some(want);
+if (!mainRan) {
+  if (redisReport !== undefined) process.stdout.write(`${redisReport}\n`);
+  progress(`bench: done in ${((Date.now() - T0) / 1000).toFixed(0)} s`);
+  process.exit(0);
 }
 annotate(results);
 checkTargets(results);
@@ -315,4 +335,5 @@ writeFileSync(`${dir}${stem}.json`, `${JSON.stringify(results, null, 1)}\n`);
 writeFileSync(`${dir}${stem}.svg`, `${svg(results)}\n`);
 writeFileSync(`${dir}${stem}.md`, `${md}\n`);
 process.stdout.write(`${md}\n`);
+if (redisReport !== undefined) process.stdout.write(`\n${redisReport}\n`);
 progress(`bench: done in ${((Date.now() - T0) / 1000).toFixed(0)} s; wrote bench/results/${stem}.{json,svg,md}`);

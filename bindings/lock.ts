@@ -396,7 +396,8 @@ function checkOptions(o: AcquireOptions): Error | undefined {
 // Why a request with these options is refused before it starts (bad options,
 // or an already-aborted signal: its reason), or undefined. An aborted signal's
 // reason is never undefined (abort() without one gives an AbortError).
-function refusal(o: AcquireOptions | undefined): unknown {
+/** @internal Also used by the Redis engine (bindings/redis/). */
+export function refusal(o: AcquireOptions | undefined): unknown {
   if (o === undefined) return undefined;
   const bad = checkOptions(o);
   if (bad !== undefined) return bad;
