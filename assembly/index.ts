@@ -41,6 +41,7 @@ import { dropWord, takeWord } from "./words";
 export { attach, handleDrop, handleNew, lockDrop, lockNew, tableDrop, tableNew, tableSet } from "./alloc";
 export { acquire, canAcquire, cancel, release, takeInbox, tryAcquire } from "./queue";
 export { deadPending, markDead, reapAll } from "./reaper";
+export { condMove, condWait, syncArrive, syncOp, syncRelease, syncTable } from "./sync";
 
 /** Initialises the header once per memory; every thread calls it. Returns the
  *  layout version found, or 0 when the memory holds something else. */

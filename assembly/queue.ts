@@ -37,7 +37,7 @@
 //    binding then finds the grant by reading its waiting nodes' CTL words).
 
 import { inHeap, refill, threadState, trimCache } from "./alloc";
-import { grantable } from "./grant";
+import { grantable, syncKind } from "./grant";
 import {
   CTL_ABANDONED,
   CTL_GEN_SHIFT,
@@ -102,7 +102,7 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 // ---------------------------------------------------------------- nodes
 
 // @ts-expect-error: decorator
-@inline function genOf(ctl: u32): u32 {
+@inline export function genOf(ctl: u32): u32 {
   return ctl >>> CTL_GEN_SHIFT;
 }
 
@@ -116,14 +116,14 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 }
 
 // @ts-expect-error: decorator
-@inline function cachePush(to: usize, node: usize): void {
+@inline export function cachePush(to: usize, node: usize): void {
   store<u32>(node + N_LOCK, load<u32>(to + R_CACHE));
   store<u32>(to + R_CACHE, <u32>node); // commits the push
   store<u32>(to + R_NCACHE, load<u32>(to + R_NCACHE) + 1);
 }
 
 // @ts-expect-error: decorator
-@inline function intent(sh: bool, thr: usize, op: u32, l: usize, node: usize): void {
+@inline export function intent(sh: bool, thr: usize, op: u32, l: usize, node: usize): void {
   // Unshared, no other thread can see this one stop: no record needed.
   if (!sh) return;
   store<u32>(thr + R_ILOCK, <u32>l);
@@ -132,7 +132,7 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 }
 
 // @ts-expect-error: decorator
-@inline function done(sh: bool, thr: usize): void {
+@inline export function done(sh: bool, thr: usize): void {
   if (sh) store<u32>(thr + R_OP, OP_NONE);
 }
 
@@ -140,7 +140,7 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 
 // Under WORD: counts the node as a holder and links it into the hold list.
 // @ts-expect-error: decorator
-@inline function addHold(l: usize, node: usize, m: u32, w: u32): void {
+@inline export function addHold(l: usize, node: usize, m: u32, w: u32): void {
   const first = load<u32>(l + L_HOLDS);
   store<u32>(node + N_HPREV, 0);
   store<u32>(node + N_HNEXT, first);
@@ -188,7 +188,7 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 // calling thread is not notified: the binding drains its own inbox after each
 // call that reports self-grants.
 // @ts-expect-error: decorator
-@inline function deliver(self: usize, node: usize): void {
+@inline export function deliver(self: usize, node: usize): void {
   const owner = <usize>load<u32>(node + N_OWNER);
   const inbox = owner + R_INBOX;
   if (!isShared()) {
@@ -267,7 +267,7 @@ export function grantWaiters(self: usize, l: usize): i32 {
   const n = load<u32>(t + T_NMODES);
   if (m >= n) return ERR_MODE;
   const limit = load<u32>(t + T_CONFLICT + ((n + m) << 2));
-  if (w < 1 || w > limit) return ERR_WEIGHT;
+  if (w < 1 || (w > limit && syncKind(t, n) == 0)) return ERR_WEIGHT;
   return OK;
 }
 
@@ -390,7 +390,7 @@ export function cancel(thr: usize, node: usize, gen: u32): i32 {
 // Under WORD, the end of release and cancel: frees the caller's node it just
 // unlinked, grants what that let through, lets the word go. Returns self-grants.
 // @ts-expect-error: decorator
-@inline function finishOwn(sh: bool, thr: usize, l: usize, node: usize, mayGrant: bool): i32 {
+@inline export function finishOwn(sh: bool, thr: usize, l: usize, node: usize, mayGrant: bool): i32 {
   nodeFree(thr, node);
   const mine = mayGrant ? grantWaiters(thr, l) : 0;
   changed(l);
@@ -464,7 +464,7 @@ export function repairLock(l: usize): bool {
     if ((ctl & CTL_STATE_MASK) != ST_HELD || m >= n) return fail();
     const slot = l + L_HELD + (m << 2);
     const sum = <u64>load<u32>(slot) + <u64>load<u32>(p + N_WEIGHT);
-    if (sum > <u64>load<u32>(t + T_CONFLICT + ((n + m) << 2))) return fail();
+    if (sum > <u64>load<u32>(t + T_CONFLICT + ((n + m) << 2)) && syncKind(t, n) == 0) return fail();
     store<u32>(slot, <u32>sum);
     mask |= 1 << m;
     store<u32>(p + N_HPREV, <u32>back);

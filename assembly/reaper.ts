@@ -70,16 +70,29 @@ import {
   N_LOCK,
   N_NEXT,
   N_OWNER,
+  OP_CONDMOVE,
+  OP_CONDWAIT,
   OP_NONE,
   OP_REAPNODE,
+  OP_SYNC,
+  OP_SYNC0,
   R_ALIVE,
   R_CACHE,
   R_HANDLES,
   R_IGRANT,
   R_ILOCK,
   R_INBOX,
+  R_ILOCK2,
   R_INODE,
   R_NEXT,
+  RS_VALUE,
+  CTL_GEN_SHIFT,
+  CTL_STATE_MASK,
+  L_NWAIT,
+  L_TAIL,
+  N_CTL,
+  N_PREV,
+  ST_WAITING,
   R_OP,
   T_CREATOR,
   T_NEXT,
@@ -87,6 +100,7 @@ import {
   TS_DEAD,
 } from "./layout";
 import { changed, grantWaiters, nodeFree, removeHold, repairLock, unlinkWaiter, wakeWatchers } from "./queue";
+import { abandonsOnDeath, queued, syncPartyDied, syncRedo } from "./sync";
 import { allocDone, dropWord, poisoned, SEIZE_BUSY, SEIZE_DEAD, seizeWord, txCommit, txStore, undoAll } from "./words";
 
 /** Marks the live thread whose id is tid as dead. Returns 1 if one was found. */
@@ -148,7 +162,11 @@ export function reapAll(thr: usize): i32 {
 function enterLock(thr: usize, l: usize): i32 {
   const s = seizeWord(thr, l);
   if (s == SEIZE_BUSY) return -1;
-  if (s == SEIZE_DEAD) return repairLock(l) ? 1 : -1;
+  if (s == SEIZE_DEAD) {
+    if (!repairLock(l)) return -1;
+    syncRedo(thr, l); // a sync operation committed by the dead holder (sync.ts)
+    return 1;
+  }
   return 0;
 }
 
@@ -182,7 +200,11 @@ function settleIntent(thr: usize, x: usize, mine: i32): i32 {
   const op = load<u32>(x + R_OP);
   const n = <usize>load<u32>(x + R_INODE);
   const l = <usize>load<u32>(x + R_ILOCK);
-  if (op == OP_NONE || !inHeap(n) || !inHeap(l)) {
+  if (op == OP_CONDWAIT || op == OP_CONDMOVE) return settleCond(thr, x, op, mine);
+  // A sync operation (sync.ts) may have no node, but its lock needs seizing:
+  // enterLock applies its redo record if it stopped holding the word.
+  const sync = op == OP_SYNC0 || op == OP_SYNC;
+  if (op == OP_NONE || (!inHeap(n) && !sync) || !inHeap(l)) {
     store<u32>(x + R_OP, OP_NONE);
     return mine;
   }
@@ -190,6 +212,7 @@ function settleIntent(thr: usize, x: usize, mine: i32): i32 {
   if (s < 0) return poisoned() ? ERR_POISONED : ERR_RETRY;
   const owner = op == OP_REAPNODE ? <usize>load<u32>(n + N_OWNER) : x;
   if (
+    inHeap(n) &&
     !onChain(l + L_HEAD, N_NEXT, n) &&
     !onChain(l + L_HOLDS, N_HNEXT, n) &&
     threadState(owner) == TS_DEAD &&
@@ -214,7 +237,7 @@ function reapOne(thr: usize, x: usize, mine: i32): i32 {
       const next = <usize>load<u32>(p + N_HNEXT);
       if (<usize>load<u32>(p + N_OWNER) == x) {
         intentReap(thr, l, p);
-        store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) | LF_ABANDONED);
+        if (abandonsOnDeath(l)) store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) | LF_ABANDONED);
         removeHold(l, p);
         nodeFree(x, p);
         touched = true;
@@ -226,6 +249,7 @@ function reapOne(thr: usize, x: usize, mine: i32): i32 {
       const next = <usize>load<u32>(p + N_NEXT);
       if (<usize>load<u32>(p + N_OWNER) == x) {
         intentReap(thr, l, p);
+        syncPartyDied(l); // a latch or barrier party died waiting: it breaks
         unlinkWaiter(l, p);
         nodeFree(x, p);
         touched = true;
@@ -275,4 +299,51 @@ function reapOne(thr: usize, x: usize, mine: i32): i32 {
   store<u32>(thr + R_ILOCK, <u32>l);
   store<u32>(thr + R_INODE, <u32>n);
   store<u32>(thr + R_OP, OP_REAPNODE);
+}
+
+// Step 1 for a dead thread x that stopped in a Condition operation (sync.ts):
+// with the condition's word and then the mutex's taken, an in-flight node is
+// settled: condWait's (x's own) goes to x's cache; condMove's (a waiter,
+// perhaps of a live thread) finishes its move to the mutex's queue.
+function settleCond(thr: usize, x: usize, op: u32, mine: i32): i32 {
+  const cond = <usize>load<u32>(x + R_ILOCK);
+  const mutex = <usize>load<u32>(x + R_ILOCK2);
+  const n = <usize>load<u32>(x + R_INODE);
+  if (!inHeap(cond) || !inHeap(mutex)) {
+    store<u32>(x + R_OP, OP_NONE);
+    return mine;
+  }
+  const a = enterLock(thr, cond);
+  if (a < 0) return poisoned() ? ERR_POISONED : ERR_RETRY;
+  const b = enterLock(thr, mutex);
+  if (b < 0) {
+    mine = leaveLock(thr, cond, a > 0, mine);
+    return poisoned() ? ERR_POISONED : ERR_RETRY;
+  }
+  let touched = b > 0;
+  if (
+    inHeap(n) &&
+    !queued(cond, n) &&
+    !queued(mutex, n) &&
+    !onChain(mutex + L_HOLDS, N_HNEXT, n)
+  ) {
+    const ctl = load<u32>(n + N_CTL);
+    if (op == OP_CONDWAIT) {
+      if (!onChain(x + R_CACHE, N_LOCK, n)) nodeFree(x, n);
+    } else if ((ctl & CTL_STATE_MASK) == ST_WAITING && ctl >>> CTL_GEN_SHIFT == load<u32>(x + RS_VALUE)) {
+      store<u32>(n + N_LOCK, <u32>mutex);
+      const tail = load<u32>(mutex + L_TAIL);
+      store<u32>(n + N_PREV, tail);
+      store<u32>(n + N_NEXT, 0);
+      if (tail != 0) store<u32>(tail + N_NEXT, <u32>n);
+      else store<u32>(mutex + L_HEAD, <u32>n);
+      store<u32>(mutex + L_TAIL, <u32>n);
+      store<u32>(mutex + L_NWAIT, load<u32>(mutex + L_NWAIT) + 1);
+      touched = true;
+    }
+  }
+  mine = leaveLock(thr, mutex, touched, mine);
+  mine = leaveLock(thr, cond, a > 0, mine);
+  store<u32>(x + R_OP, OP_NONE);
+  return mine;
 }
