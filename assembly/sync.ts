@@ -401,6 +401,7 @@ export function syncArrive(thr: usize, l: usize): i32 {
     const gen = load<u32>(node + N_CTL) & ~((1 << CTL_GEN_SHIFT) - 1);
     store<u32>(node + N_CTL, gen | ST_WAITING);
     store<u32>(thr + RS_FLAGS, RSF_ENQUEUE);
+    store<u32>(thr + R_INODE, <u32>node); // apply() reads it (intent() skips it while unshared)
   } else {
     cachePush(thr, node); // never published: its generation is unchanged
   }
