@@ -29,6 +29,11 @@ import type { LockCore, Ticket } from "./lock.js";
 
 let blockable: boolean | undefined;
 
+/** @internal Tests only: pretend this thread may (true) or may not (false) block; undefined probes again. */
+export function setCanBlockForTests(v: boolean | undefined): void {
+  blockable = v;
+}
+
 /** Whether this thread may block in Atomics.wait (a one-time probe: a
  *  browser's main thread throws). */
 export function canBlock(): boolean {
