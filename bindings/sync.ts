@@ -141,5 +141,5 @@ export function adoptSync<L extends SyncCore>(shared: unknown, kind: string, sk:
     if (known.kind !== kind) throw typeError(`${kind}.from was given a shared ${known.kind}`);
     return known as L;
   }
-  return make({ engine, ptr, rows: rows(), value: undefined });
+  return make({ engine, ptr, rows: rows(), value: s.value });
 }
