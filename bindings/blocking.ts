@@ -79,6 +79,9 @@ export function blockUntil(e: Engine, node: number, done: () => boolean, timeout
       : performance.now() + timeout;
   const wake = (e.thr + R_WAKE) >> 2;
   let heldSeen = 0;
+  // As an async request does: a handoff from another thread often lands
+  // within microseconds, sooner than a sleep and its wake-up.
+  if (!done() && e.spin() && done()) return true;
   for (;;) {
     const i32 = e.refresh();
     const seen = Atomics.load(i32, wake);

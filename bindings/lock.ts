@@ -246,7 +246,7 @@ export class Ticket<T = unknown> implements Guard<T>, GrantSink {
   }
 
   /** @internal Whether the request was granted (it may have been released since). */
-  get granted_(): boolean {
+  get isGranted(): boolean {
     return this.#ctl !== 0;
   }
 
@@ -547,14 +547,14 @@ export abstract class LockCore {
     e.park(node, waiter);
     if (!waiter.done && m >= 0 && selfDeadlock(this, node, m, w)) {
       cancelSync(waiter, deadlockError());
-      if (waiter.granted_) return waiter;
+      if (waiter.isGranted) return waiter;
       throw deadlockError();
     }
     const timeout = o?.timeout;
     if (!blockUntil(e, node, () => waiter.done, timeout)) {
       const err = new TimeoutError(timeout ?? 0);
       cancelSync(waiter, err);
-      if (!waiter.granted_) throw err;
+      if (!waiter.isGranted) throw err;
     }
     return waiter;
   }

@@ -56,7 +56,7 @@ export function count(name: string, n: unknown, min: number): number {
   return n;
 }
 
-/** @internal The shared machinery of sync objects (not constructed directly). */
+/** The shared machinery of sync objects (not constructed directly). */
 export abstract class SyncCore extends LockCore {
   /** @internal */
   constructor(kind: number, limit: number, value: number, parties: number, opts?: LockOptions, adopt?: Adopted) {
@@ -96,7 +96,9 @@ export abstract class SyncCore extends LockCore {
     const l = this.peek();
     const r = e.sync(() => sx(e).syncArrive(e.thr, l));
     if (r < 0 && r !== ERR_BROKEN) throw engineError(r, e.maxMemoryBytes);
-    e.drain();
+    // Not while our own node is queued and not yet parked: a grant of it that
+    // arrived meanwhile would be drained with nobody to take it (lost).
+    if (r === 0) e.drain();
     return r;
   }
 

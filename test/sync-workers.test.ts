@@ -86,10 +86,10 @@ describe("across workers", () => {
     await Promise.all(ws.map((w) => w.exited));
   });
 
-  it("Barrier: 4 workers and the main thread pass 20 phases in step; one leader per phase", async () => {
+  it("Barrier: 4 workers and the main thread pass 200 phases in step; one leader per phase (regression: a waiter granted before it parked was lost)", async () => {
     const engine = new Engine();
     const parties = 5;
-    const rounds = 20;
+    const rounds = 200; // enough for a leader in another thread to grant a waiter before it parks (a lost wake-up once)
     const b = new Barrier(parties, { engine });
     const log = newLog(4 * rounds);
     const ws = [0, 1, 2, 3].map((id) =>
