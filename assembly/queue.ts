@@ -38,6 +38,7 @@
 
 import { inHeap, refill, threadState, trimCache } from "./alloc";
 import { grantable, syncKind } from "./grant";
+import { syncPartyDied } from "./sync";
 import {
   CTL_ABANDONED,
   CTL_GEN_SHIFT,
@@ -383,8 +384,11 @@ export function cancel(thr: usize, node: usize, gen: u32): i32 {
     done(sh, thr);
     return ERR_GRANTED;
   }
-  // Only the removal of the head can let others through.
-  return finishOwn(sh, thr, l, node, unlinkWaiter(l, node) == 0);
+  // A latch or barrier waiter that gives up breaks it in the same step (no
+  // arrival can complete the phase in between): sync.ts, syncPartyDied.
+  const breaks = syncPartyDied(l);
+  // Only the removal of the head can let others through (or a break: all).
+  return finishOwn(sh, thr, l, node, unlinkWaiter(l, node) == 0 || breaks);
 }
 
 // Under WORD, the end of release and cancel: frees the caller's node it just

@@ -550,20 +550,37 @@ export function syncRedo(thr: usize, l: usize): void {
     }
     x = <usize>load<u32>(x + R_NEXT);
   }
+  // A latch or barrier waiter of a dead thread (perhaps one that stopped in
+  // the middle of cancelling, which breaks it) breaks it now, before any
+  // grant loop could grant that waiter as if it had passed.
+  const limit = (atomic.load<u32>(H_TOP) >>> 5) + 1;
+  let p = <usize>load<u32>(l + L_HEAD);
+  for (let i: u32 = 0; p != 0 && i < limit; i++) {
+    if (threadState(<usize>load<u32>(p + N_OWNER)) == TS_DEAD) {
+      syncPartyDied(l);
+      break;
+    }
+    p = <usize>load<u32>(p + N_NEXT);
+  }
 }
 
-/** Reaper, under l's WORD, before it removes a dead thread's waiting node
- *  from l: a latch or barrier party that died while waiting breaks it
- *  (idempotent: a reaper that stops after this repeats it). */
-export function syncPartyDied(l: usize): void {
+/** Under l's WORD, before a waiting node leaves l without being granted (a
+ *  cancel: a wait that timed out or was aborted; or the reaper removing a
+ *  dead thread's wait): a latch or barrier party that goes away breaks it.
+ *  Idempotent (a stop after it leaves the node linked, and whoever removes
+ *  it repeats this). Returns whether l is (now) a broken latch or barrier,
+ *  whose waiters the caller's grant loop must then fail. */
+export function syncPartyDied(l: usize): bool {
   const t = tableOf(l);
   const kind = syncKind(t, load<u32>(t + T_NMODES));
-  if (kind != SK_LATCH && kind != SK_BARRIER) return;
-  if (load<u32>(t + S_BROKEN) != 0 || (kind == SK_LATCH && load<u32>(t + S_VALUE) == 0)) return;
-  store<u32>(t + S_BROKEN, 1);
+  if (kind != SK_LATCH && kind != SK_BARRIER) return false;
+  if (load<u32>(t + S_BROKEN) != 0) return true;
+  if (kind == SK_LATCH && load<u32>(t + S_VALUE) == 0) return false;
   if (kind == SK_BARRIER) store<u32>(t + S_VALUE, 0);
   store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) | LF_ABANDONED);
-  store<u32>(t + S_LIMIT, UNLIMITED); // the reaper's grant loop fails every waiter
+  store<u32>(t + S_LIMIT, UNLIMITED); // the caller's grant loop fails every waiter
+  store<u32>(t + S_BROKEN, 1); // last: a repeat after a stop before it redoes the rest
+  return true;
 }
 
 /** Whether a dead holder of l makes the next grant "abandoned": for plain

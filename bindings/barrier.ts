@@ -64,9 +64,9 @@ abstract class Arrivals extends SyncCore {
     return !failed;
   }
 
-  /** @internal A wait that gave up (timeout, abort) breaks the object, then rejects as it would. */
+  /** @internal A wait that gave up (timeout, abort) rejects as it would; its
+   *  cancellation broke the object in the same engine step (assembly/queue.ts, cancel). */
   gaveUp(err: unknown): never {
-    this.op(SO_BREAK, 0);
     throw err;
   }
 

@@ -6,7 +6,7 @@
 // A wait that times out or is aborted moves its own node the same way and
 // rejects once it holds the mutex again. See assembly/sync.ts, "Condition".
 
-import { CTL_STATE_MASK, ERR_STALE, N_CTL, SK_COND, ST_HELD } from "../assembly/layout.js";
+import { CTL_STATE_MASK, ERR_RETRY, ERR_STALE, N_CTL, SK_COND, ST_HELD } from "../assembly/layout.js";
 import { assertCanBlock, blockUntil } from "./blocking.js";
 import type { GrantSink } from "./engine.js";
 import { engineError, LockError, TimeoutError, typeError } from "./errors.js";
@@ -98,16 +98,22 @@ export class Condition {
 
   // Gives up waiting for a notify: moves the node to the mutex's queue itself,
   // unless a notify moved it first (then the notification stands).
+  // (Called from timers and abort listeners: an engine busy recovering a dead
+  // thread is retried from the event loop, never thrown.)
   #giveUp(t: Ticket, w: CondWaiter, reason: unknown): void {
-    if (w.done || w.gaveUp) return;
     const e = this.mutex.engine;
-    const r = e.sync(() => sx(e).condMove(e.thr, this.#q.peek(), this.mutex.peek(), t.node, t.gen, 0));
-    if (r < 0) throw engineError(r, e.maxMemoryBytes);
-    if (r === 1) {
-      w.gaveUp = true;
-      w.reason = reason;
-    }
-    e.drain();
+    const attempt = (): boolean => {
+      if (w.done || w.gaveUp) return true;
+      const r = e.persist(() => sx(e).condMove(e.thr, this.#q.peek(), this.mutex.peek(), t.node, t.gen, 0));
+      if (r === ERR_RETRY) return false;
+      if (r === 1) {
+        w.gaveUp = true;
+        w.reason = reason;
+      }
+      e.drain();
+      return true;
+    };
+    if (!attempt()) e.later(attempt);
   }
 
   /** Releases the guard's hold and waits for a notify, then re-acquires the mutex (also before rejecting on timeout or abort). */
@@ -143,7 +149,8 @@ export class Condition {
         return;
       }
       const timeout = o?.timeout;
-      if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
+      // setTimeout fires at once past 2^31 - 1 ms (~24.8 days): such a wait has no deadline.
+      if (timeout !== undefined && timeout <= 0x7fffffff) {
         timer = setTimeout(() => this.#giveUp(t, w, new TimeoutError(timeout)), timeout);
       }
       signal?.addEventListener("abort", onAbort, { once: true });

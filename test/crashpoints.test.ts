@@ -397,7 +397,7 @@ function prepareSync(sim: Sim, rand: Rand, steps: number): void {
     const r = rand();
     if (r < 0.15) sim.acquire(t, EVENT, 0, 1);
     else if (r < 0.3) sim.acquire(t, NOTIFY, 0, 1);
-    else if (r < 0.4) sim.arrive(t);
+    else if (r < 0.45) sim.arrive(t);
     else if (r < 0.55) sim.acquire(t, LIMITER, 0, 1);
     else if (r < 0.7) sim.acquire(t, 0, 0, 1);
     else if (r < 0.85) sim.condWait(t);
@@ -441,6 +441,11 @@ const SYNC_OPS: Op[] = [
       const r = s.sx.syncRelease(t.thr, node, s.gen(node));
       if (r !== ERR_RETRY) t.held.delete(node);
     },
+  },
+  {
+    name: "cancel (a Barrier waiter that gives up breaks it in the same step)",
+    fits: (t) => pendingOn(t, BARRIER).length > 0,
+    run: (s, t) => s.cancel(t, pendingOn(t, BARRIER)[0]),
   },
   { name: "condWait", fits: (t) => heldOn(t, 0).length > 0, run: (s, t) => s.condWait(t) },
   { name: "condMove (notify)", run: (s, t, rand) => s.condMove(t, 0, 1 + rand.int(3)) },

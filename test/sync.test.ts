@@ -364,6 +364,18 @@ describe("Barrier", () => {
     ok();
   });
 
+  it("a wait that gives up breaks it in the same step: an arrival right after cannot complete the phase with it (regression)", async () => {
+    const b = new Barrier(2, { engine });
+    const ac = new AbortController();
+    const a = track(b.wait({ signal: ac.signal }));
+    ac.abort(new Error("gone"));
+    const x = track(b.wait()); // same tick: before the fix, this completed the phase with the departed party
+    await flush();
+    expect((a.reason as Error).message).toBe("gone");
+    expect(x.reason).toBeInstanceOf(BrokenBarrierError);
+    ok();
+  });
+
   it("abort() breaks it and reset() fails the current waiters, then it is usable again", async () => {
     const b = new Barrier(3, { engine });
     const w = track(b.wait());
