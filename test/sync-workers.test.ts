@@ -11,6 +11,7 @@ import {
   BrokenBarrierError,
   CapacityLimiter,
   Condition,
+  CountdownEvent,
   Engine,
   Event,
   Latch,
@@ -84,6 +85,34 @@ describe("across workers", () => {
     await Promise.all(ws.map((w) => w.next("woke")));
     expect(e.waiting).toBe(0);
     await Promise.all(ws.map((w) => w.exited));
+  });
+
+  it("CountdownEvent: 6 workers count up and down; every waiter wakes at 0, none before", async () => {
+    const engine = new Engine();
+    const c = new CountdownEvent(1, { engine });
+    const ws = [0, 1, 2, 3, 4, 5].map((i) => spawn({ role: "countdown", obj: c.share(), sync: i % 2 === 0 }));
+    await Promise.all(ws.map((w) => w.next("up")));
+    expect(c.value).toBe(7);
+    for (const w of ws) w.worker.postMessage("go");
+    await until(() => c.value === 1, "every worker counted down");
+    const mine = c.wait();
+    await until(() => c.waiting === 7, "seven waiters");
+    c.down();
+    await within(mine, "the main thread's wait");
+    const zero = await Promise.all(ws.map((w) => w.next("zero")));
+    expect(zero.every((m) => m.value === 0)).toBe(true);
+  });
+
+  it("Event: a waiter whose worker dies leaves no trace", async () => {
+    const engine = new Engine();
+    const e = new Event({ engine });
+    const w = spawn({ role: "event", obj: e.share() });
+    await w.next("ready");
+    await until(() => e.waiting === 1, "the worker waits");
+    await w.worker.terminate();
+    await until(() => e.waiting === 0, "the dead waiter removed");
+    e.set();
+    await e.wait();
   });
 
   it("Barrier: 4 workers and the main thread pass 200 phases in step; one leader per phase (regression: a waiter granted before it parked was lost)", async () => {

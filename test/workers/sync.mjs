@@ -3,7 +3,16 @@
 // test waits for; "go" messages from the test move a role on.
 
 import { parentPort, workerData } from "node:worker_threads";
-import { Barrier, CapacityLimiter, Condition, Event, Latch, Mutex, Notify } from "../../dist/bindings/index.js";
+import {
+  Barrier,
+  CapacityLimiter,
+  Condition,
+  CountdownEvent,
+  Event,
+  Latch,
+  Mutex,
+  Notify,
+} from "../../dist/bindings/index.js";
 
 const d = workerData;
 const post = (m) => parentPort.postMessage(m);
@@ -22,6 +31,17 @@ const roles = {
     if (d.sync) e.waitSync();
     else await e.wait();
     post({ step: "woke", at: performance.now() });
+  },
+  async countdown() {
+    // Counts one task up, waits for the go, counts it down; then waits for every task.
+    const c = CountdownEvent.from(d.obj);
+    c.up();
+    post({ step: "up" });
+    await go();
+    c.down();
+    if (d.sync) c.waitSync();
+    else await c.wait();
+    post({ step: "zero", value: c.value });
   },
   async barrier() {
     const b = Barrier.from(d.obj);
