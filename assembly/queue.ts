@@ -35,6 +35,9 @@
 //    grants it again) or forward (CTL HELD: n is a holder; its owner may never
 //    have been told, so its RESCAN flag is raised and it is woken: the
 //    binding then finds the grant by reading its waiting nodes' CTL words).
+//  - A cancel of a latch's or barrier's waiter breaks it in the same critical
+//    section (sync.ts, syncPartyDied: plain stores, BROKEN last, repeated by
+//    whoever removes the node if the canceller stops first).
 
 import { inHeap, refill, threadState, trimCache } from "./alloc";
 import { grantable, syncKind } from "./grant";
@@ -141,7 +144,7 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 
 // Under WORD: counts the node as a holder and links it into the hold list.
 // @ts-expect-error: decorator
-@inline export function addHold(l: usize, node: usize, m: u32, w: u32): void {
+@inline function addHold(l: usize, node: usize, m: u32, w: u32): void {
   const first = load<u32>(l + L_HOLDS);
   store<u32>(node + N_HPREV, 0);
   store<u32>(node + N_HNEXT, first);
@@ -189,7 +192,7 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 // calling thread is not notified: the binding drains its own inbox after each
 // call that reports self-grants.
 // @ts-expect-error: decorator
-@inline export function deliver(self: usize, node: usize): void {
+@inline function deliver(self: usize, node: usize): void {
   const owner = <usize>load<u32>(node + N_OWNER);
   const inbox = owner + R_INBOX;
   if (!isShared()) {

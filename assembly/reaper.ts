@@ -27,6 +27,16 @@
 //                                                              granted), in the cache, or in flight
 //   REAPNODE  a reaper              a dead thread's node it    linked, in that thread's
 //                                   is removing                cache, or in flight
+//   SYNC0     syncOp, syncArrive    0, or the caller's node    nothing written to ILOCK yet;
+//             (sync.ts)             for a waiter               the node as for REQUEST
+//   SYNC      syncOp, syncArrive    as SYNC0; the redo record  ILOCK's WORD held by the dead
+//                                   (RS_*) is complete         thread: enterLock applies the
+//                                                              record (syncRedo) on seizing it
+//   CONDWAIT  condWait              the caller's held node,    held on ILOCK2 (the mutex),
+//                                   moving to ILOCK's queue    in flight, or waiting on ILOCK
+//   CONDMOVE  condMove              a waiter (any thread's)    on ILOCK's queue, in flight
+//                                   moving to ILOCK2's queue   (settleCond finishes the
+//                                                              move), or on ILOCK2's queue
 //
 // "Linked" nodes are the dead thread's holds and waits, which step 2 removes;
 // "in flight" ones go back to their owner's cache; a record left over from an
@@ -52,6 +62,8 @@
 
 import { cacheToFree, handleUnref, inHeap, lockUnref, tableUnref, threadState } from "./alloc";
 import {
+  CTL_GEN_SHIFT,
+  CTL_STATE_MASK,
   ERR_POISONED,
   ERR_RETRY,
   H_ALLOC,
@@ -66,6 +78,7 @@ import {
   L_HOLDS,
   L_LNEXT,
   LF_ABANDONED,
+  N_CTL,
   N_HNEXT,
   N_LOCK,
   N_NEXT,
@@ -81,26 +94,20 @@ import {
   R_HANDLES,
   R_IGRANT,
   R_ILOCK,
-  R_INBOX,
   R_ILOCK2,
+  R_INBOX,
   R_INODE,
   R_NEXT,
-  RS_VALUE,
-  CTL_GEN_SHIFT,
-  CTL_STATE_MASK,
-  L_NWAIT,
-  L_TAIL,
-  N_CTL,
-  N_PREV,
-  ST_WAITING,
   R_OP,
+  RS_VALUE,
+  ST_WAITING,
   T_CREATOR,
   T_NEXT,
   TS_ALIVE,
   TS_DEAD,
 } from "./layout";
 import { changed, grantWaiters, nodeFree, removeHold, repairLock, unlinkWaiter, wakeWatchers } from "./queue";
-import { abandonsOnDeath, queued, syncPartyDied, syncRedo } from "./sync";
+import { abandonsOnDeath, enqueue, queued, syncHolderDied, syncPartyDied, syncRedo } from "./sync";
 import { allocDone, dropWord, poisoned, SEIZE_BUSY, SEIZE_DEAD, seizeWord, txCommit, txStore, undoAll } from "./words";
 
 /** Marks the live thread whose id is tid as dead. Returns 1 if one was found. */
@@ -238,6 +245,7 @@ function reapOne(thr: usize, x: usize, mine: i32): i32 {
       if (<usize>load<u32>(p + N_OWNER) == x) {
         intentReap(thr, l, p);
         if (abandonsOnDeath(l)) store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) | LF_ABANDONED);
+        syncHolderDied(l, p); // a Notify keeps at most one permit
         removeHold(l, p);
         nodeFree(x, p);
         touched = true;
@@ -332,13 +340,7 @@ function settleCond(thr: usize, x: usize, op: u32, mine: i32): i32 {
       if (!onChain(x + R_CACHE, N_LOCK, n)) nodeFree(x, n);
     } else if ((ctl & CTL_STATE_MASK) == ST_WAITING && ctl >>> CTL_GEN_SHIFT == load<u32>(x + RS_VALUE)) {
       store<u32>(n + N_LOCK, <u32>mutex);
-      const tail = load<u32>(mutex + L_TAIL);
-      store<u32>(n + N_PREV, tail);
-      store<u32>(n + N_NEXT, 0);
-      if (tail != 0) store<u32>(tail + N_NEXT, <u32>n);
-      else store<u32>(mutex + L_HEAD, <u32>n);
-      store<u32>(mutex + L_TAIL, <u32>n);
-      store<u32>(mutex + L_NWAIT, load<u32>(mutex + L_NWAIT) + 1);
+      enqueue(mutex, n);
       touched = true;
     }
   }

@@ -178,9 +178,9 @@ export function syncTable(thr: usize, kind: u32, limit: u32, value: u32, parties
   return <usize>load<u32>(l + L_TABLE);
 }
 
-// Under WORD: links node at the tail of l's queue (the store to the old
-// tail's NEXT or to HEAD commits it).
-function enqueue(l: usize, node: usize): void {
+/** Under WORD: links node at the tail of l's queue (the store to the old
+ *  tail's NEXT or to HEAD commits it). */
+export function enqueue(l: usize, node: usize): void {
   const tail = load<u32>(l + L_TAIL);
   store<u32>(node + N_PREV, tail);
   store<u32>(node + N_NEXT, 0);
@@ -581,6 +581,17 @@ export function syncPartyDied(l: usize): bool {
   store<u32>(t + S_LIMIT, UNLIMITED); // the caller's grant loop fails every waiter
   store<u32>(t + S_BROKEN, 1); // last: a repeat after a stop before it redoes the rest
   return true;
+}
+
+/** Reaper, under l's WORD, before it removes dead thread's held node from l:
+ *  a Notify notification granted to a thread that died before consuming it
+ *  is passed on, but (as for notifyOne) at most one permit is ever stored.
+ *  Idempotent (the node is still held if a reaper stops after this). */
+export function syncHolderDied(l: usize, node: usize): void {
+  const t = tableOf(l);
+  if (syncKind(t, load<u32>(t + T_NMODES)) != SK_NOTIFY) return;
+  const after = load<u32>(l + L_HELD) - load<u32>(node + N_WEIGHT); // HELD once it is gone
+  if (load<u32>(t + S_LIMIT) > after + 1) store<u32>(t + S_LIMIT, after + 1);
 }
 
 /** Whether a dead holder of l makes the next grant "abandoned": for plain

@@ -19,6 +19,7 @@ import {
   H_ALLOC,
   H_LOCKS,
   H_REAP,
+  L_HELD,
   L_LNEXT,
   L_NWAIT,
   L_TABLE,
@@ -244,7 +245,9 @@ class Sim {
   }
 
   release(t: Thread, node: number): void {
-    const r = this.x.release(t.thr, node, this.gen(node));
+    // A Notify waiter consumes its permit as it lets go (as the binding's does).
+    const notify = t.held.get(node)?.lock === NOTIFY;
+    const r = notify ? this.sx.syncRelease(t.thr, node, this.gen(node)) : this.x.release(t.thr, node, this.gen(node));
     if (r === ERR_RETRY) return;
     expect(r).toBeGreaterThanOrEqual(0);
     t.held.delete(node);
@@ -304,6 +307,10 @@ class Sim {
     const word = (lock: number, off: number) => i32[(i32[(this.locks[lock] + L_TABLE) >> 2] + off) >> 2] >>> 0;
     const nwait = (lock: number) => i32[(this.locks[lock] + L_NWAIT) >> 2];
     expect(word(EVENT, S_LIMIT), "Event: LIMIT open iff set").toBe(word(EVENT, S_VALUE) === 1 ? 0xffffffff : 0);
+    const permits = word(NOTIFY, S_LIMIT) - i32[(this.locks[NOTIFY] + L_HELD) >> 2];
+    expect(permits, "Notify: at most one permit stored").toBeGreaterThanOrEqual(0);
+    expect(permits, "Notify: at most one permit stored").toBeLessThanOrEqual(1);
+    if (nwait(NOTIFY) > 0) expect(permits, "Notify: no permit while someone waits").toBe(0);
     if (word(BARRIER, S_BROKEN) === 0) {
       expect(word(BARRIER, S_LIMIT), "Barrier: closed while not broken").toBe(0);
       expect(word(BARRIER, S_VALUE), "Barrier: one waiter per arrival").toBe(nwait(BARRIER));
