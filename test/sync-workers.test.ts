@@ -17,6 +17,7 @@ import {
   Latch,
   Mutex,
   Notify,
+  TimeoutError,
 } from "../dist/bindings/index.js";
 
 const HANG_MS = 20_000;
@@ -250,5 +251,73 @@ describe("across workers", () => {
     expect((await w.next("threw")).code).toBe("ERR_RINGLOCK_DEADLOCK");
     holder.release();
     await w.next("done");
+  });
+});
+
+describe("a terminate() storm on workers using every sync primitive at once", () => {
+  const SEED = Number(process.env.RINGLOCK_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+  it(`leaves every object valid and usable, and the mutex exclusive (seed ${SEED})`, async () => {
+    console.log(`sync storm seed ${SEED} (replay with RINGLOCK_SEED=${SEED})`);
+    const engine = new Engine({ debug: true });
+    const e = new Event({ engine });
+    const n = new Notify({ engine });
+    const c = new CapacityLimiter(2, { engine });
+    const b = new Barrier(3, { engine });
+    const m = new Mutex({ engine });
+    const cond = new Condition(m);
+    const stats = new Int32Array(new SharedArrayBuffer(16));
+    const data = {
+      event: e.share(),
+      notify: n.share(),
+      limiter: c.share(),
+      barrier: b.share(),
+      cond: cond.share(),
+      stats: stats.buffer,
+    };
+    let seed = SEED;
+    const start = () => {
+      const w = new Worker(new URL("./workers/sync-storm.mjs", import.meta.url), {
+        workerData: { ...data, seed: seed++ },
+      });
+      live.add(w);
+      w.once("exit", () => live.delete(w));
+      return w;
+    };
+    const ws = Array.from({ length: 6 }, start);
+    let kills = 0;
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 15 + (seed % 20)));
+      const i = seed % ws.length;
+      await ws[i].terminate();
+      kills++;
+      ws[i] = start();
+    }
+    for (const w of ws) await w.terminate();
+    await new Promise((r) => setTimeout(r, 20));
+    console.log(`sync storm: ${kills} kills, ${stats[2]} operations`);
+    expect(stats[1], "two holders of the mutex at once").toBe(0);
+    expect(stats[3], "unexpected errors in workers").toBe(0);
+    expect(stats[2]).toBeGreaterThan(0);
+    engine.validate();
+    // Nothing is left waiting, and every object still works.
+    expect([e.waiting, n.waiting, c.waiting, b.waiting, cond.waiting, m.waiting]).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(m.locked).toBe(false);
+    expect(c.borrowed).toBe(0);
+    e.set();
+    await e.wait();
+    n.notifyOne();
+    await n.notified();
+    const g = await within(c.acquire({ borrower: "b1" }), "a token");
+    g.release();
+    b.reset();
+    const phases = await within(Promise.all([b.wait(), b.wait(), b.wait()]), "a barrier phase");
+    expect(phases.filter((r) => r.isLeader).length).toBe(1);
+    const mg = await m.acquire();
+    await expect(cond.wait(mg, { timeout: 1 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(m.locked).toBe(true);
+    mg.release();
+    engine.validate();
   });
 });
