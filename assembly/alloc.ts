@@ -46,6 +46,7 @@ import {
   R_NCACHE,
   R_NEXT,
   R_TID,
+  S_KIND,
   T_CONFLICT,
   T_CREATOR,
   T_NEXT,
@@ -233,6 +234,7 @@ export function tableNew(thr: usize, n: i32): i32 {
   if (t != 0) {
     txStore(thr, t + T_REFS, 1);
     store<u32>(t + T_NMODES, n);
+    if (n == 1) store<u32>(t + S_KIND, 0); // a plain table, not a sync object's (layout.ts)
     store<u32>(t + T_CREATOR, <u32>thr);
     for (let m = 0; m < n; m++) {
       store<u32>(t + T_CONFLICT + (m << 2), 0);

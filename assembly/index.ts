@@ -43,6 +43,7 @@ export { attach, handleDrop, handleNew, lockDrop, lockNew, tableDrop, tableNew, 
 export { acquire, canAcquire, cancel, release, steal, takeInbox, tryAcquire } from "./queue";
 export { deadPending, markDead, reapAll } from "./reaper";
 export { nameAlloc, nameBind } from "./names";
+export { condMove, condWait, syncArrive, syncOp, syncRelease, syncTable } from "./sync";
 
 /** Initialises the header once per memory; every thread calls it. Returns the
  *  layout version found, or 0 when the memory holds something else. */

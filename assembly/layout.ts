@@ -308,3 +308,79 @@ export const ERR_RETRY = -7; // an internal word stayed busy (perhaps held by a 
 //                              thread not yet reaped): nothing was done, call again later
 export const ERR_POISONED = -8; // recovery met a state it could not repair
 export const ERR_SHAPE = -11; // the name is bound to a lock of another kind or mode table
+
+// ---------------------------------------------------------------- sync objects
+// Event, Notify, CountdownEvent, Latch, Barrier, CapacityLimiter and a
+// Condition's wait queue are ordinary locks (one queue discipline) whose
+// one-mode table is private to the lock and carries the object's state in
+// the table block's spare words (a one-mode table uses 24 of its 64 bytes;
+// tableNew() zeroes S_KIND so that a plain one-mode table reads as kind 0).
+// The mode's LIMIT is dynamic: sync.ts sets it, under the lock's WORD, to
+// open (all waiters granted), close (0), or admit exactly as many grants as
+// the state change allows; a waiter is a request of weight 1 that the
+// binding releases as soon as it is granted. See sync.ts for the state each
+// kind keeps and the redo record that makes every change recoverable.
+//
+//   off  field     meaning                                    writer
+//   20   LIMIT[0]  (the table's limit) dynamic                under the lock's WORD
+//   24   KIND      SK_* below; 0 for a plain one-mode table   syncTable (before use)
+//   28   VALUE     event set / countdown value / latch count / barrier arrivals
+//                                                             under the lock's WORD
+//   32   PHASE     barrier phases completed                   under the lock's WORD
+//   36   BROKEN    latch or barrier broken (1)                under the lock's WORD
+//   40   PARTIES   barrier parties                            syncTable (immutable)
+export const S_KIND = 24;
+export const S_VALUE = 28;
+export const S_PHASE = 32;
+export const S_BROKEN = 36;
+export const S_PARTIES = 40;
+export const S_LIMIT = T_CONFLICT + 4; // LIMIT[0] of a one-mode table
+
+export const SK_NONE = 0;
+export const SK_EVENT = 1;
+export const SK_NOTIFY = 2;
+export const SK_COUNTDOWN = 3;
+export const SK_LATCH = 4;
+export const SK_BARRIER = 5;
+export const SK_LIMITER = 6;
+export const SK_COND = 7;
+
+// syncOp() operations.
+export const SO_SET = 1; // event: set
+export const SO_CLEAR = 2; // event: clear
+export const SO_NOTIFY_ONE = 3; // notify: wake the head, or store one permit
+export const SO_NOTIFY_ALL = 4; // notify: wake every current waiter
+export const SO_ADD = 5; // countdown: value += arg (signed); below 0 is ERR_RANGE
+export const SO_ZERO = 6; // countdown: value = 0
+export const SO_COUNT_DOWN = 7; // latch: count -= arg (not below 0)
+export const SO_BREAK = 8; // latch, barrier: break (every waiter fails)
+export const SO_RESET = 9; // barrier: fail the current waiters, start afresh
+export const SO_LIMIT = 10; // limiter: limit = arg (u32)
+
+// Thread record fields of the sync operations (the rest of the record is in
+// the table above). Owner only while alive; reapers once DEAD.
+//   32   OUT_INDEX  syncArrive's result: the arrival index       owner
+//   36   OUT_PHASE  syncArrive's result: the phase arrived in    owner
+//   96   RS_VALUE .. RS_FLAGS: the redo record of OP_SYNC (the state a
+//        sync operation writes, computed before its first write)
+//   120  ILOCK2     second lock of a Condition operation (the mutex)
+export const R_OUT_INDEX = 32;
+export const R_OUT_PHASE = 36;
+export const RS_VALUE = 96;
+export const RS_PHASE = 100;
+export const RS_BROKEN = 104;
+export const RS_DURING = 108; // LIMIT while the grant loop runs
+export const RS_AFTER = 112; // LIMIT after it
+export const RS_FLAGS = 116; // RSF_* below
+export const R_ILOCK2 = 120;
+export const RSF_ABANDON = 1; // the batch the grant loop grants is told it failed (CTL_ABANDONED)
+export const RSF_ENQUEUE = 2; // INODE joins the queue (syncArrive)
+
+// Intent ops of the sync operations (R_OP; see sync.ts).
+export const OP_SYNC0 = 5; // ILOCK locked or about to be; INODE (or 0) popped; nothing written to ILOCK yet
+export const OP_SYNC = 6; // the redo record is complete: a reaper that seizes ILOCK from us applies it
+export const OP_CONDWAIT = 7; // INODE: our held node on ILOCK2 (mutex) moving to ILOCK's (condition's) queue
+export const OP_CONDMOVE = 8; // INODE (gen in IGEN): a waiter moving from ILOCK's queue to ILOCK2's
+
+export const ERR_RANGE = -9; // a countdown would go below 0 (nothing changed)
+export const ERR_BROKEN = -10; // the latch or barrier is broken

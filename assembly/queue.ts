@@ -35,9 +35,13 @@
 //    grants it again) or forward (CTL HELD: n is a holder; its owner may never
 //    have been told, so its RESCAN flag is raised and it is woken: the
 //    binding then finds the grant by reading its waiting nodes' CTL words).
+//  - A cancel of a latch's or barrier's waiter breaks it in the same critical
+//    section (sync.ts, syncPartyDied: plain stores, BROKEN last, repeated by
+//    whoever removes the node if the canceller stops first).
 
 import { inHeap, refill, threadState, trimCache } from "./alloc";
-import { grantable } from "./grant";
+import { grantable, syncKind } from "./grant";
+import { syncPartyDied } from "./sync";
 import {
   CTL_ABANDONED,
   CTL_GEN_SHIFT,
@@ -103,7 +107,7 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 // ---------------------------------------------------------------- nodes
 
 // @ts-expect-error: decorator
-@inline function genOf(ctl: u32): u32 {
+@inline export function genOf(ctl: u32): u32 {
   return ctl >>> CTL_GEN_SHIFT;
 }
 
@@ -117,14 +121,14 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 }
 
 // @ts-expect-error: decorator
-@inline function cachePush(to: usize, node: usize): void {
+@inline export function cachePush(to: usize, node: usize): void {
   store<u32>(node + N_LOCK, load<u32>(to + R_CACHE));
   store<u32>(to + R_CACHE, <u32>node); // commits the push
   store<u32>(to + R_NCACHE, load<u32>(to + R_NCACHE) + 1);
 }
 
 // @ts-expect-error: decorator
-@inline function intent(sh: bool, thr: usize, op: u32, l: usize, node: usize): void {
+@inline export function intent(sh: bool, thr: usize, op: u32, l: usize, node: usize): void {
   // Unshared, no other thread can see this one stop: no record needed.
   if (!sh) return;
   store<u32>(thr + R_ILOCK, <u32>l);
@@ -133,7 +137,7 @@ import { dropWord, isShared, poison, poisoned, pushLockFree, takeWord } from "./
 }
 
 // @ts-expect-error: decorator
-@inline function done(sh: bool, thr: usize): void {
+@inline export function done(sh: bool, thr: usize): void {
   if (sh) store<u32>(thr + R_OP, OP_NONE);
 }
 
@@ -275,7 +279,7 @@ export function grantWaiters(self: usize, l: usize): i32 {
   const n = load<u32>(t + T_NMODES);
   if (m >= n) return ERR_MODE;
   const limit = load<u32>(t + T_CONFLICT + ((n + m) << 2));
-  if (w < 1 || w > limit) return ERR_WEIGHT;
+  if (w < 1 || (w > limit && syncKind(t, n) == 0)) return ERR_WEIGHT;
   return OK;
 }
 
@@ -431,14 +435,17 @@ export function cancel(thr: usize, node: usize, gen: u32): i32 {
     done(sh, thr);
     return ERR_GRANTED;
   }
-  // Only the removal of the head can let others through.
-  return finishOwn(sh, thr, l, node, unlinkWaiter(l, node) == 0);
+  // A latch or barrier waiter that gives up breaks it in the same step (no
+  // arrival can complete the phase in between): sync.ts, syncPartyDied.
+  const breaks = syncPartyDied(l);
+  // Only the removal of the head can let others through (or a break: all).
+  return finishOwn(sh, thr, l, node, unlinkWaiter(l, node) == 0 || breaks);
 }
 
 // Under WORD, the end of release and cancel: frees the caller's node it just
 // unlinked, grants what that let through, lets the word go. Returns self-grants.
 // @ts-expect-error: decorator
-@inline function finishOwn(sh: bool, thr: usize, l: usize, node: usize, mayGrant: bool): i32 {
+@inline export function finishOwn(sh: bool, thr: usize, l: usize, node: usize, mayGrant: bool): i32 {
   nodeFree(thr, node);
   const mine = mayGrant ? grantWaiters(thr, l) : 0;
   changed(l);
@@ -514,7 +521,7 @@ export function repairLock(l: usize): bool {
     if (st == ST_HELD) {
       const slot = l + L_HELD + (m << 2);
       const sum = <u64>load<u32>(slot) + <u64>load<u32>(p + N_WEIGHT);
-      if (sum > <u64>load<u32>(t + T_CONFLICT + ((n + m) << 2))) return fail();
+      if (sum > <u64>load<u32>(t + T_CONFLICT + ((n + m) << 2)) && syncKind(t, n) == 0) return fail();
       store<u32>(slot, <u32>sum);
       mask |= 1 << m;
     } else {

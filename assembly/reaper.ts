@@ -27,6 +27,16 @@
 //                                                              granted), in the cache, or in flight
 //   REAPNODE  a reaper              a dead thread's node it    linked, in that thread's
 //                                   is removing                cache, or in flight
+//   SYNC0     syncOp, syncArrive    0, or the caller's node    nothing written to ILOCK yet;
+//             (sync.ts)             for a waiter               the node as for REQUEST
+//   SYNC      syncOp, syncArrive    as SYNC0; the redo record  ILOCK's WORD held by the dead
+//                                   (RS_*) is complete         thread: enterLock applies the
+//                                                              record (syncRedo) on seizing it
+//   CONDWAIT  condWait              the caller's held node,    held on ILOCK2 (the mutex),
+//                                   moving to ILOCK's queue    in flight, or waiting on ILOCK
+//   CONDMOVE  condMove              a waiter (any thread's)    on ILOCK's queue, in flight
+//                                   moving to ILOCK2's queue   (settleCond finishes the
+//                                                              move), or on ILOCK2's queue
 //
 // "Linked" nodes are the dead thread's holds and waits, which step 2 removes;
 // "in flight" ones go back to their owner's cache; a record left over from an
@@ -52,6 +62,7 @@
 
 import { cacheToFree, handleUnref, inHeap, lockUnref, tableUnref, threadState } from "./alloc";
 import {
+  CTL_GEN_SHIFT,
   CTL_STATE_MASK,
   ERR_POISONED,
   ERR_RETRY,
@@ -72,8 +83,12 @@ import {
   N_LOCK,
   N_NEXT,
   N_OWNER,
+  OP_CONDMOVE,
+  OP_CONDWAIT,
   OP_NONE,
   OP_REAPNODE,
+  OP_SYNC,
+  OP_SYNC0,
   R_ALIVE,
   R_CACHE,
   R_HANDLES,
@@ -81,10 +96,13 @@ import {
   ST_HELD,
   R_IGRANT,
   R_ILOCK,
+  R_ILOCK2,
   R_INBOX,
   R_INODE,
   R_NEXT,
   R_OP,
+  RS_VALUE,
+  ST_WAITING,
   T_CREATOR,
   T_NEXT,
   TS_ALIVE,
@@ -92,6 +110,7 @@ import {
 } from "./layout";
 import { freeChain } from "./names";
 import { changed, grantWaiters, nodeFree, removeHold, repairLock, unlinkWaiter, wakeWatchers } from "./queue";
+import { abandonsOnDeath, enqueue, queued, syncHolderDied, syncPartyDied, syncRedo } from "./sync";
 import { allocDone, dropWord, poisoned, SEIZE_BUSY, SEIZE_DEAD, seizeWord, txCommit, txStore, undoAll } from "./words";
 
 /** Marks the live thread whose id is tid as dead. Returns 1 if one was found. */
@@ -153,7 +172,11 @@ export function reapAll(thr: usize): i32 {
 function enterLock(thr: usize, l: usize): i32 {
   const s = seizeWord(thr, l);
   if (s == SEIZE_BUSY) return -1;
-  if (s == SEIZE_DEAD) return repairLock(l) ? 1 : -1;
+  if (s == SEIZE_DEAD) {
+    if (!repairLock(l)) return -1;
+    syncRedo(thr, l); // a sync operation committed by the dead holder (sync.ts)
+    return 1;
+  }
   return 0;
 }
 
@@ -187,7 +210,11 @@ function settleIntent(thr: usize, x: usize, mine: i32): i32 {
   const op = load<u32>(x + R_OP);
   const n = <usize>load<u32>(x + R_INODE);
   const l = <usize>load<u32>(x + R_ILOCK);
-  if (op == OP_NONE || !inHeap(n) || !inHeap(l)) {
+  if (op == OP_CONDWAIT || op == OP_CONDMOVE) return settleCond(thr, x, op, mine);
+  // A sync operation (sync.ts) may have no node, but its lock needs seizing:
+  // enterLock applies its redo record if it stopped holding the word.
+  const sync = op == OP_SYNC0 || op == OP_SYNC;
+  if (op == OP_NONE || (!inHeap(n) && !sync) || !inHeap(l)) {
     store<u32>(x + R_OP, OP_NONE);
     return mine;
   }
@@ -195,6 +222,7 @@ function settleIntent(thr: usize, x: usize, mine: i32): i32 {
   if (s < 0) return poisoned() ? ERR_POISONED : ERR_RETRY;
   const owner = op == OP_REAPNODE ? <usize>load<u32>(n + N_OWNER) : x;
   if (
+    inHeap(n) &&
     !onChain(l + L_HEAD, N_NEXT, n) &&
     !onChain(l + L_HOLDS, N_HNEXT, n) &&
     threadState(owner) == TS_DEAD &&
@@ -220,9 +248,9 @@ function reapOne(thr: usize, x: usize, mine: i32): i32 {
       if (<usize>load<u32>(p + N_OWNER) == x) {
         intentReap(thr, l, p);
         // A stolen hold no longer counted: its death abandons nothing.
-        if ((load<u32>(p + N_CTL) & CTL_STATE_MASK) == ST_HELD) {
-          store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) | LF_ABANDONED);
-        }
+        const counted = (load<u32>(p + N_CTL) & CTL_STATE_MASK) == ST_HELD;
+        if (counted && abandonsOnDeath(l)) store<u32>(l + L_FLAGS, load<u32>(l + L_FLAGS) | LF_ABANDONED);
+        syncHolderDied(l, p); // a Notify keeps at most one permit
         removeHold(l, p);
         nodeFree(x, p);
         touched = true;
@@ -234,6 +262,7 @@ function reapOne(thr: usize, x: usize, mine: i32): i32 {
       const next = <usize>load<u32>(p + N_NEXT);
       if (<usize>load<u32>(p + N_OWNER) == x) {
         intentReap(thr, l, p);
+        syncPartyDied(l); // a latch or barrier party died waiting: it breaks
         unlinkWaiter(l, p);
         nodeFree(x, p);
         touched = true;
@@ -290,4 +319,45 @@ function reapOne(thr: usize, x: usize, mine: i32): i32 {
   store<u32>(thr + R_ILOCK, <u32>l);
   store<u32>(thr + R_INODE, <u32>n);
   store<u32>(thr + R_OP, OP_REAPNODE);
+}
+
+// Step 1 for a dead thread x that stopped in a Condition operation (sync.ts):
+// with the condition's word and then the mutex's taken, an in-flight node is
+// settled: condWait's (x's own) goes to x's cache; condMove's (a waiter,
+// perhaps of a live thread) finishes its move to the mutex's queue.
+function settleCond(thr: usize, x: usize, op: u32, mine: i32): i32 {
+  const cond = <usize>load<u32>(x + R_ILOCK);
+  const mutex = <usize>load<u32>(x + R_ILOCK2);
+  const n = <usize>load<u32>(x + R_INODE);
+  if (!inHeap(cond) || !inHeap(mutex)) {
+    store<u32>(x + R_OP, OP_NONE);
+    return mine;
+  }
+  const a = enterLock(thr, cond);
+  if (a < 0) return poisoned() ? ERR_POISONED : ERR_RETRY;
+  const b = enterLock(thr, mutex);
+  if (b < 0) {
+    mine = leaveLock(thr, cond, a > 0, mine);
+    return poisoned() ? ERR_POISONED : ERR_RETRY;
+  }
+  let touched = b > 0;
+  if (
+    inHeap(n) &&
+    !queued(cond, n) &&
+    !queued(mutex, n) &&
+    !onChain(mutex + L_HOLDS, N_HNEXT, n)
+  ) {
+    const ctl = load<u32>(n + N_CTL);
+    if (op == OP_CONDWAIT) {
+      if (!onChain(x + R_CACHE, N_LOCK, n)) nodeFree(x, n);
+    } else if ((ctl & CTL_STATE_MASK) == ST_WAITING && ctl >>> CTL_GEN_SHIFT == load<u32>(x + RS_VALUE)) {
+      store<u32>(n + N_LOCK, <u32>mutex);
+      enqueue(mutex, n);
+      touched = true;
+    }
+  }
+  mine = leaveLock(thr, mutex, touched, mine);
+  mine = leaveLock(thr, cond, a > 0, mine);
+  store<u32>(x + R_OP, OP_NONE);
+  return mine;
 }

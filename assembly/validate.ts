@@ -3,7 +3,7 @@
 // (see FAIL_* below; bindings/errors.ts prints their names).
 // Runs with ALLOC held, taking each lock's WORD in turn (the reap() order).
 
-import { grantable } from "./grant";
+import { grantable, syncKind } from "./grant";
 import { inHeap } from "./alloc";
 import { dropWord, takeWord } from "./words";
 import {
@@ -119,7 +119,7 @@ function checkLock(l: usize): i32 {
   const n = load<u32>(t + T_NMODES);
   if (n < 1 || n > <u32>MAX_MODES) return FAIL_TABLE;
   for (let a: u32 = 0; a < n; a++) {
-    if (load<u32>(t + T_CONFLICT + ((n + a) << 2)) == 0) return FAIL_TABLE;
+    if (load<u32>(t + T_CONFLICT + ((n + a) << 2)) == 0 && syncKind(t, n) == 0) return FAIL_TABLE;
     const ca = load<u32>(t + T_CONFLICT + (a << 2));
     for (let b: u32 = 0; b < n; b++) {
       const cb = load<u32>(t + T_CONFLICT + (b << 2));
@@ -152,7 +152,7 @@ function checkHolds(l: usize, t: usize, n: u32): i32 {
     }
     const held = load<u32>(l + L_HELD + (m << 2));
     if (<u64>held != sum) return FAIL_HELD_SUM;
-    if (held > load<u32>(t + T_CONFLICT + ((n + m) << 2))) return FAIL_LIMIT;
+    if (held > load<u32>(t + T_CONFLICT + ((n + m) << 2)) && syncKind(t, n) == 0) return FAIL_LIMIT;
     if (held != 0) mask |= 1 << m;
   }
   if (mask != load<u32>(l + L_MASK)) return FAIL_MASK;

@@ -146,6 +146,35 @@ async function workers() {
   }
 }
 
+// ---------------------------------------------------------------- sync
+// Event, Barrier, Condition and blocking handoffs (bench/suites/sync.js): a
+// section of their own in the report, each row next to a peer of the same run.
+let syncRows = [];
+async function syncSuite() {
+  const r = await runChild("suites/sync.js", [...(quick ? ["--quick"] : []), ...passReps], {
+    timeoutMs: quick ? 60_000 : 300_000,
+  });
+  for (const m of r.messages) if (m.type === "sync") syncRows = m.rows;
+  if (r.error) progress(`[sync] ${r.error}`);
+}
+
+function syncMarkdown(rows) {
+  if (rows.length === 0) return "";
+  const fmt = (ns) => (ns === undefined ? "-" : ns >= 1e4 ? `${(ns / 1e3).toFixed(1)} µs` : `${ns.toFixed(0)} ns`);
+  const lines = [
+    "",
+    "### Sync primitives (Event, Barrier, Condition, blocking forms)",
+    "",
+    "| row | scenario | ringlock | peer | peer value | ringlock / peer |",
+    "| --- | --- | ---: | --- | ---: | ---: |",
+    ...rows.map(
+      (r) =>
+        `| ${r.id} | ${r.title} | ${fmt(r.ringlock)} | ${r.peerName ?? "-"} | ${fmt(r.peer)} | ${r.ratio === undefined ? "-" : r.ratio.toFixed(2)} |`,
+    ),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
 // ---------------------------------------------------------------- bugs
 const BUGS = [
   {
@@ -316,7 +345,8 @@ if (opt.rerender === true) {
   if (want("workers")) await workers();
   if (want("bugs")) await bugsSuite();
   if (want("redis")) await redisSuite();
-  results = { meta: meta(), scenarios: SCENARIOS.map(({ ...s }) => s), cells, bugs };
+  if (want("sync")) await syncSuite();
+  results = { meta: meta(), scenarios: SCENARIOS.map(({ ...s }) => s), cells, bugs, syncRows };
 }
 // --only=redis measures nothing for the main report: leave its files alone.
 const mainRan = opt.rerender === true || ["single", "scale", "workers", "bugs"].some(want);
@@ -327,7 +357,7 @@ if (!mainRan) {
 }
 annotate(results);
 checkTargets(results);
-const md = markdown(results);
+const md = markdown(results) + syncMarkdown(results.syncRows ?? []);
 // A quick run proves the suite works; it must not overwrite the published results.
 const stem = quick && opt.rerender !== true ? "quick" : "latest";
 mkdirSync(dir, { recursive: true });

@@ -1,6 +1,16 @@
 // ringlock: strict-FIFO locks on a WebAssembly engine over shared memory.
+
+export { Barrier, type BarrierResult, BrokenBarrierError, Latch } from "./barrier.js";
+export {
+  type Borrower,
+  type CapacityAcquireOptions,
+  CapacityLimiter,
+  type CapacityLimiterOptions,
+} from "./capacity.js";
+export { Condition, type SharedCondition } from "./condition.js";
 export { Engine, type EngineOptions, type SharedEngine } from "./engine.js";
 export { LockError, TimeoutError } from "./errors.js";
+export { CountdownEvent, Event, Notify } from "./event.js";
 export type {
   AcquireOptions,
   Guard,

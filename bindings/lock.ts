@@ -29,6 +29,7 @@ import {
   T_CONFLICT,
   T_NMODES,
 } from "../assembly/layout.js";
+import { assertCanBlock, blockUntil, cancelSync, deadlockError, selfDeadlock } from "./blocking.js";
 import { Engine, type GrantSink, type SharedEngine } from "./engine.js";
 import { engineError, LockError, rangeError, TimeoutError, typeError } from "./errors.js";
 import { bindName } from "./names.js";
@@ -182,7 +183,8 @@ export function normaliseModes(modes: unknown): NormalMode[] {
 // One lives per queued request, so it is kept to five fields; mode and
 // generation come from the node's CTL word, and the promise's reject function
 // is not kept (a cancel resolves the promise with a rejected one instead).
-class Ticket<T = unknown> implements Guard<T>, GrantSink {
+/** @internal */
+export class Ticket<T = unknown> implements Guard<T>, GrantSink {
   readonly #lock: LockCore;
   readonly #node: number;
   // 0 while queued; the node's CTL word once granted (generation, mode,
@@ -198,14 +200,6 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
     this.#node = node;
     this.#ctl = ctl;
     this.#aux = weight;
-  }
-
-  /** @internal The held node and its generation (0 while queued). */
-  get node(): number {
-    return this.#node;
-  }
-  get gen(): number {
-    return this.#ctl >>> CTL_GEN_SHIFT;
   }
 
   /** @internal A queued request's promise; settles with this ticket as the guard. */
@@ -236,12 +230,11 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
     if ((ctl & RELEASED) !== 0 || ctl === 0) return;
     this.#ctl = ctl | RELEASED;
     const lock = this.#lock;
-    const e = lock.engine;
     const node = this.#node;
     const gen = ctl >>> CTL_GEN_SHIFT;
     let ok: boolean;
     try {
-      ok = e.release(node, gen);
+      ok = lock.releaseNode(node, gen);
     } catch (err) {
       lock.settled();
       throw err;
@@ -263,6 +256,36 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
     if ((this.#ctl & RELEASED) !== 0) throw usedAfterRelease();
     if (this.mode === "read") throw typeError("a read guard cannot replace the guarded value");
     this.#lock.value = v;
+  }
+
+  /** @internal The node this request or grant lives on. */
+  get node(): number {
+    return this.#node;
+  }
+
+  /** @internal The lock this request or grant belongs to. */
+  get owner(): LockCore {
+    return this.#lock;
+  }
+
+  /** @internal Generation of the grant (valid once granted). */
+  get gen(): number {
+    return this.#ctl >>> CTL_GEN_SHIFT;
+  }
+
+  /** @internal Whether the request was granted (it may have been released since). */
+  get isGranted(): boolean {
+    return this.#ctl !== 0;
+  }
+
+  /** @internal A Condition wait re-acquired the lock on this node: the grant's new CTL word. */
+  regranted(ctl: number): void {
+    this.#ctl = ctl;
+  }
+
+  /** @internal Tries to cancel now: false when the engine stayed busy. */
+  cancelNow(reason: unknown): boolean {
+    return this.done || this.#tryCancel(reason);
   }
 
   /** Whether the request has settled (granted or cancelled). */
@@ -341,7 +364,7 @@ class Ticket<T = unknown> implements Guard<T>, GrantSink {
 function releaseLater(lock: LockCore, node: number, gen: number): void {
   const e = lock.engine;
   e.later(() => {
-    if (!e.release(node, gen)) return false;
+    if (!lock.releaseNode(node, gen)) return false;
     lock.settled();
     return true;
   });
@@ -407,6 +430,8 @@ export function refusal(o: AcquireOptions | undefined): unknown {
 function disposed(): TypeError {
   return typeError("lock is disposed");
 }
+
+const noop = () => {};
 
 /** @internal Runs `start` unless computing its arguments throws: a promise
  *  API reports bad input by rejecting, never by throwing. */
@@ -537,6 +562,68 @@ export abstract class LockCore {
     this.ptr = l;
     this.#pinned(l, h);
     return l;
+  }
+
+  /** @internal Releases a granted node of this lock (a sync object's waiter
+   *  may release differently: bindings/sync.ts). False when the engine was busy. */
+  releaseNode(node: number, gen: number): boolean {
+    return this.engine.release(node, gen);
+  }
+
+  /** @internal The weight limit of mode m (a sync object's may change). */
+  limitOf(m: number): number {
+    return this.rows[m].limit;
+  }
+
+  /** @internal Creates the block now and keeps it for this object's lifetime
+   *  (sync objects: their state lives in the block). */
+  pinNow(ptr: number, table: number): void {
+    this.ptr = ptr;
+    this.table = table;
+    this.#pin(ptr, true);
+  }
+
+  /** @internal A request the engine took (a node, with QUEUED_BIT if it waits),
+   *  as a Promise of its guard: timeout and signal as for acquire. */
+  submit(r: number, w: number, o: AcquireOptions | undefined): Promise<Guard> {
+    this.outstanding++;
+    return this.#submitted(r, w, o?.signal, o?.timeout);
+  }
+
+  /** @internal Blocking form of submit(), for threads that may block
+   *  (bindings/blocking.ts): returns the guard, or throws. */
+  submitSync(r: number, w: number, o: AcquireOptions | undefined, m: number): Guard {
+    const e = this.engine;
+    this.outstanding++;
+    if ((r & QUEUED_BIT) === 0) return new Ticket(this, r, e.view(r)[(r + N_CTL) >> 2], w);
+    const node = r & ~QUEUED_BIT;
+    const waiter = new Ticket(this, node, 0, 0);
+    waiter.promise().catch(noop);
+    e.park(node, waiter);
+    if (!waiter.done && m >= 0 && selfDeadlock(this, node, m, w)) {
+      cancelSync(waiter, deadlockError());
+      if (waiter.isGranted) return waiter;
+      throw deadlockError();
+    }
+    const timeout = o?.timeout;
+    if (!blockUntil(e, node, () => waiter.done, timeout)) {
+      const err = new TimeoutError(timeout ?? 0);
+      cancelSync(waiter, err);
+      if (!waiter.isGranted) throw err;
+    }
+    return waiter;
+  }
+
+  /** @internal Blocking acquire of mode m, weight w. */
+  acquireSyncIndex(m: number, w: number, o: AcquireOptions | undefined): Guard {
+    assertCanBlock("acquireSync");
+    const no = refusal(o);
+    if (no !== undefined) throw no;
+    const e = this.engine;
+    const l = e.sync(() => this.block());
+    const r = e.sync(() => e.x.acquire(e.thr, l, m, w));
+    if (r < 0) throw engineError(r, e.maxMemoryBytes);
+    return this.submitSync(r, w, o, m);
   }
 
   /** @internal One request through this object settled. */

@@ -34,6 +34,12 @@ export class FifoLock<M extends string = string> extends LockCore {
     });
   }
 
+  /** Blocking acquire, for threads that may block (workers); shares the one FIFO queue with acquire(). */
+  acquireSync(mode: M, o?: WeightedAcquireOptions): Guard {
+    const m = this.modeIndex(mode);
+    return this.acquireSyncIndex(m, this.checkWeight(m, o?.weight), o);
+  }
+
   tryAcquire(mode: M, weight?: number): Guard | null {
     const m = this.modeIndex(mode);
     return this.tryIndex(m, this.checkWeight(m, weight));
@@ -90,6 +96,11 @@ export class Mutex<T = undefined> extends LockCore {
     return this.acquireIndex(0, 1, o) as Promise<Guard<T>>;
   }
 
+  /** Blocking acquire, for threads that may block (workers); shares the one FIFO queue with acquire(). */
+  acquireSync(o?: AcquireOptions): Guard<T> {
+    return this.acquireSyncIndex(0, 1, o) as Guard<T>;
+  }
+
   tryAcquire(): Guard<T> | null {
     return this.tryIndex(0, 1) as Guard<T> | null;
   }
@@ -134,6 +145,16 @@ export class RWLock<T = undefined> extends LockCore {
 
   write(o?: AcquireOptions): Promise<Guard<T>> {
     return this.acquireIndex(1, 1, o) as Promise<Guard<T>>;
+  }
+
+  /** Blocking read, for threads that may block (workers). */
+  readSync(o?: AcquireOptions): Guard<Readonly<T>> {
+    return this.acquireSyncIndex(0, 1, o) as Guard<Readonly<T>>;
+  }
+
+  /** Blocking write, for threads that may block (workers). */
+  writeSync(o?: AcquireOptions): Guard<T> {
+    return this.acquireSyncIndex(1, 1, o) as Guard<T>;
   }
 
   tryRead(): Guard<Readonly<T>> | null {
@@ -197,6 +218,11 @@ export class Semaphore extends LockCore {
   acquire(o?: WeightedAcquireOptions): Promise<Guard> {
     if (o?.weight === undefined) return this.acquireIndex(0, 1, o);
     return rejecting(() => this.acquireIndex(0, this.checkWeight(0, o.weight), o));
+  }
+
+  /** Blocking acquire, for threads that may block (workers). */
+  acquireSync(o?: WeightedAcquireOptions): Guard {
+    return this.acquireSyncIndex(0, this.checkWeight(0, o?.weight), o);
   }
 
   tryAcquire(weight?: number): Guard | null {

@@ -25,7 +25,10 @@ import {
   H_ALLOC,
   H_LOCKS,
   H_REAP,
+  L_HELD,
   L_LNEXT,
+  L_NWAIT,
+  L_TABLE,
   L_WORD,
   N_LOCK,
   N_NEXT,
@@ -34,6 +37,21 @@ import {
   QUEUED_BIT,
   R_NCACHE,
   R_RESCAN,
+  S_BROKEN,
+  S_LIMIT,
+  S_VALUE,
+  SK_BARRIER,
+  SK_COND,
+  SK_EVENT,
+  SK_LIMITER,
+  SK_NOTIFY,
+  SO_BREAK,
+  SO_CLEAR,
+  SO_LIMIT,
+  SO_NOTIFY_ALL,
+  SO_NOTIFY_ONE,
+  SO_RESET,
+  SO_SET,
   ST_FREE,
   ST_HELD,
   ST_STOLEN,
@@ -41,6 +59,7 @@ import {
 } from "../assembly/layout.js";
 import type { EngineExports } from "../bindings/engine.js";
 import { validateFailure } from "../bindings/errors.js";
+import type { SyncExports } from "../bindings/sync.js";
 import { engineImports } from "../bindings/wasm.js";
 import { instrument } from "./crash/instrument.js";
 import { rng as mulberry } from "./workers/common.mjs";
@@ -77,6 +96,20 @@ const KINDS: [number, number][][] = [
     [0b11111, UNLIMITED],
   ], // IS IX S SIX X
 ];
+
+// Sync objects (assembly/sync.ts), after the KINDS locks: [kind, limit, value, parties].
+const SYNC: [number, number, number, number][] = [
+  [SK_EVENT, 0, 0, 0],
+  [SK_NOTIFY, 0, 0, 0],
+  [SK_BARRIER, 0, 0, 3],
+  [SK_LIMITER, 1, 0, 0],
+  [SK_COND, 0, 0, 0],
+];
+const EVENT = KINDS.length;
+const NOTIFY = EVENT + 1;
+const BARRIER = EVENT + 2;
+const LIMITER = EVENT + 3;
+const COND = EVENT + 4; // a Condition's queue over locks[0] (the mutex)
 
 interface Req {
   lock: number; // index into sim.locks
@@ -126,8 +159,58 @@ class Sim {
       this.tables.push(t);
       this.locks.push(this.x.lockNew(this.main, t));
     }
+    for (const [kind, limit, value, parties] of SYNC) {
+      const t = this.sx.syncTable(this.main, kind, limit, value, parties);
+      this.locks.push(this.x.lockNew(this.main, t));
+      expect(this.x.tableDrop(this.main, t)).toBe(0);
+    }
     // A name the main thread keeps (its bucket array is made here too).
     expect(this.bindName(this.main, "kept", 0)).toBeGreaterThan(0);
+  }
+
+  get sx(): SyncExports {
+    return this.x as unknown as SyncExports;
+  }
+
+  // ---- sync operations of a simulated thread (each may be stopped)
+
+  arrive(t: Thread): void {
+    const r = this.sx.syncArrive(t.thr, this.locks[BARRIER]);
+    if (r === ERR_RETRY || r === -10) return; // busy, or broken
+    expect(r).toBeGreaterThanOrEqual(0);
+    if (r & QUEUED_BIT) t.pending.set(r & ~QUEUED_BIT, { lock: BARRIER, seq: this.seq++ });
+  }
+
+  syncOp(t: Thread, lock: number, op: number, arg: number): void {
+    const r = this.sx.syncOp(t.thr, this.locks[lock], op, arg);
+    if (r === ERR_RETRY) return;
+    expect(r).toBeGreaterThanOrEqual(0);
+  }
+
+  condWait(t: Thread): void {
+    const node = [...t.held].find(([, req]) => req.lock === 0)?.[0];
+    if (node === undefined) return;
+    const r = this.sx.condWait(t.thr, this.locks[COND], node, this.gen(node));
+    if (r === ERR_RETRY) return;
+    expect(r).toBeGreaterThanOrEqual(0);
+    t.held.delete(node);
+    t.pending.set(node, { lock: COND, seq: this.seq++ });
+  }
+
+  condMove(t: Thread, node: number, n: number): void {
+    const r = this.sx.condMove(t.thr, this.locks[COND], this.locks[0], node, node === 0 ? 0 : this.gen(node), n);
+    if (r === ERR_RETRY) return;
+    expect(r).toBeGreaterThanOrEqual(0);
+  }
+
+  /** Opens every sync object (the main thread), so that every sync waiter is granted. */
+  open(): void {
+    const m = this.main;
+    this.sx.syncOp(m, this.locks[EVENT], SO_SET, 0);
+    this.sx.syncOp(m, this.locks[NOTIFY], SO_NOTIFY_ALL, 0);
+    this.sx.syncOp(m, this.locks[BARRIER], SO_BREAK, 0);
+    this.sx.syncOp(m, this.locks[LIMITER], SO_LIMIT, 1000);
+    this.sx.condMove(m, this.locks[COND], this.locks[0], 0, 0, 1000);
   }
 
   /** nameAlloc, the name written as the binding does, nameBind on tables[t]. */
@@ -203,7 +286,9 @@ class Sim {
   }
 
   release(t: Thread, node: number): void {
-    const r = this.x.release(t.thr, node, this.gen(node));
+    // A Notify waiter consumes its permit as it lets go (as the binding's does).
+    const notify = t.held.get(node)?.lock === NOTIFY;
+    const r = notify ? this.sx.syncRelease(t.thr, node, this.gen(node)) : this.x.release(t.thr, node, this.gen(node));
     if (r === ERR_RETRY) return;
     expect(r).toBeGreaterThanOrEqual(0);
     t.held.delete(node);
@@ -258,6 +343,21 @@ class Sim {
     for (let l = i32[H_LOCKS >> 2]; l !== 0; l = i32[(l + L_LNEXT) >> 2]) {
       expect(i32[(l + L_WORD) >> 2], "a lock's word left held").toBe(0);
     }
+    // Every sync operation is atomic: its state words agree with each other
+    // and with the queue, whichever prefix of its writes a stop left.
+    const word = (lock: number, off: number) => i32[(i32[(this.locks[lock] + L_TABLE) >> 2] + off) >> 2] >>> 0;
+    const nwait = (lock: number) => i32[(this.locks[lock] + L_NWAIT) >> 2];
+    expect(word(EVENT, S_LIMIT), "Event: LIMIT open iff set").toBe(word(EVENT, S_VALUE) === 1 ? 0xffffffff : 0);
+    const permits = word(NOTIFY, S_LIMIT) - i32[(this.locks[NOTIFY] + L_HELD) >> 2];
+    expect(permits, "Notify: at most one permit stored").toBeGreaterThanOrEqual(0);
+    expect(permits, "Notify: at most one permit stored").toBeLessThanOrEqual(1);
+    if (nwait(NOTIFY) > 0) expect(permits, "Notify: no permit while someone waits").toBe(0);
+    if (word(BARRIER, S_BROKEN) === 0) {
+      expect(word(BARRIER, S_LIMIT), "Barrier: closed while not broken").toBe(0);
+      expect(word(BARRIER, S_VALUE), "Barrier: one waiter per arrival").toBe(nwait(BARRIER));
+    } else {
+      expect(word(BARRIER, S_LIMIT), "Barrier: open while broken").toBe(0xffffffff);
+    }
     for (const t of this.threads) {
       for (const p of t.pending.keys()) expect([ST_WAITING, ST_HELD]).toContain(this.state(p));
       // A stolen hold stays its owner's until released.
@@ -269,6 +369,7 @@ class Sim {
    *  granted, and on the mutex in FIFO order. */
   drain(): void {
     for (let round = 0; round < 1000; round++) {
+      this.open();
       for (const t of this.threads) this.collect(t);
       const holders = this.threads.filter((t) => t.held.size > 0);
       if (holders.length === 0) break;
@@ -337,7 +438,72 @@ function prepare(sim: Sim, rand: Rand, steps: number): void {
   for (const t of sim.threads) sim.collect(t);
 }
 
-type Op = { name: string; run: (sim: Sim, t: Thread, rand: Rand) => void; fits?: (t: Thread) => boolean };
+/** Random history on the sync objects: waiters on each, condition waits, notifies. */
+function prepareSync(sim: Sim, rand: Rand, steps: number): void {
+  for (let i = 0; i < steps; i++) {
+    const t = sim.threads[rand.int(sim.threads.length)];
+    sim.collect(t);
+    const r = rand();
+    if (r < 0.15) sim.acquire(t, EVENT, 0, 1);
+    else if (r < 0.3) sim.acquire(t, NOTIFY, 0, 1);
+    else if (r < 0.45) sim.arrive(t);
+    else if (r < 0.55) sim.acquire(t, LIMITER, 0, 1);
+    else if (r < 0.7) sim.acquire(t, 0, 0, 1);
+    else if (r < 0.85) sim.condWait(t);
+    else if (r < 0.9) sim.condMove(t, 0, 1);
+    else if (r < 0.95) sim.syncOp(t, NOTIFY, SO_NOTIFY_ONE, 0);
+    else if (t.held.size > 0) {
+      const [node, req] = [...t.held][rand.int(t.held.size)];
+      if (req.lock !== 0 || rand() < 0.3) sim.release(t, node);
+    }
+  }
+  for (const t of sim.threads) sim.collect(t);
+}
+
+type Op = {
+  name: string;
+  run: (sim: Sim, t: Thread, rand: Rand) => void;
+  fits?: (t: Thread) => boolean;
+  sync?: boolean;
+};
+
+const heldOn = (t: Thread, lock: number) => [...t.held].filter(([, r]) => r.lock === lock).map(([n]) => n);
+const pendingOn = (t: Thread, lock: number) => [...t.pending].filter(([, r]) => r.lock === lock).map(([n]) => n);
+
+const SYNC_OPS: Op[] = [
+  { name: "syncOp (Event set, clear)", run: (s, t, rand) => s.syncOp(t, EVENT, rand() < 0.7 ? SO_SET : SO_CLEAR, 0) },
+  {
+    name: "syncOp (Notify one, all)",
+    run: (s, t, rand) => s.syncOp(t, NOTIFY, rand() < 0.5 ? SO_NOTIFY_ONE : SO_NOTIFY_ALL, 0),
+  },
+  { name: "syncArrive (Barrier)", run: (s, t) => s.arrive(t) },
+  {
+    name: "syncOp (Barrier abort, reset)",
+    run: (s, t, rand) => s.syncOp(t, BARRIER, rand() < 0.5 ? SO_BREAK : SO_RESET, 0),
+  },
+  { name: "syncOp (CapacityLimiter total)", run: (s, t, rand) => s.syncOp(t, LIMITER, SO_LIMIT, rand.int(4)) },
+  {
+    name: "syncRelease (a Notify waiter consumes its permit)",
+    fits: (t) => heldOn(t, NOTIFY).length > 0,
+    run: (s, t) => {
+      const node = heldOn(t, NOTIFY)[0];
+      const r = s.sx.syncRelease(t.thr, node, s.gen(node));
+      if (r !== ERR_RETRY) t.held.delete(node);
+    },
+  },
+  {
+    name: "cancel (a Barrier waiter that gives up breaks it in the same step)",
+    fits: (t) => pendingOn(t, BARRIER).length > 0,
+    run: (s, t) => s.cancel(t, pendingOn(t, BARRIER)[0]),
+  },
+  { name: "condWait", fits: (t) => heldOn(t, 0).length > 0, run: (s, t) => s.condWait(t) },
+  { name: "condMove (notify)", run: (s, t, rand) => s.condMove(t, 0, 1 + rand.int(3)) },
+  {
+    name: "condMove (a wait that gives up)",
+    fits: (t) => pendingOn(t, COND).length > 0,
+    run: (s, t) => s.condMove(t, pendingOn(t, COND)[0], 0),
+  },
+].map((op) => ({ ...op, sync: true }));
 
 const OPS: Op[] = [
   {
@@ -417,6 +583,7 @@ const OPS: Op[] = [
     name: "nameBind (new name, kept)",
     run: (s, t, rand) => void t.handles.push(s.bindName(t.thr, `k${rand.int(1e9)}`, 1)),
   },
+  ...SYNC_OPS,
 ];
 
 const SCENARIOS = Number(process.env.RINGLOCK_CRASH_SCENARIOS ?? 6);
@@ -436,6 +603,7 @@ describe("crash-point injection: a thread stopped at any point of any engine ope
         const sim = new Sim();
         const baseline = sim.blocks();
         prepare(sim, rand, 20 + rand.int(20));
+        if (op.sync) prepareSync(sim, rand, 30 + rand.int(20));
         const actor = sim.threads.find((t) => op.fits?.(t) ?? true);
         if (actor === undefined) continue;
         const choice = rand();
