@@ -26,6 +26,7 @@ import {
 import type { Engine } from "./engine.js";
 import { LockError, typeError } from "./errors.js";
 import type { LockCore, Ticket } from "./lock.js";
+import { mayBlock } from "./runtime.js";
 
 let blockable: boolean | undefined;
 
@@ -34,18 +35,10 @@ export function setCanBlockForTests(v: boolean | undefined): void {
   blockable = v;
 }
 
-/** Whether this thread may block in Atomics.wait (a one-time probe: a
- *  browser's main thread throws). */
+/** Whether this thread may block in Atomics.wait (runtime.ts probes once: a
+ *  browser's main thread may not). */
 export function canBlock(): boolean {
-  if (blockable === undefined) {
-    try {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
-      blockable = true;
-    } catch {
-      blockable = false;
-    }
-  }
-  return blockable;
+  return blockable ?? mayBlock();
 }
 
 /** Throws the TypeError of a blocking call on a thread that may not block. */

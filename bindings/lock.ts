@@ -661,20 +661,12 @@ export abstract class LockCore {
 
   /** @internal */
   modeIndex(mode: unknown): number {
-    const i = typeof mode === "string" ? this.names.indexOf(mode) : -1;
-    if (i < 0) throw typeError(`unknown mode '${String(mode)}'; this lock has ${this.names.join(", ")}`);
-    return i;
+    return modeIndexOf(this.names, mode);
   }
 
   /** @internal */
   checkWeight(m: number, w: unknown): number {
-    if (w === undefined) return 1;
-    if (typeof w !== "number" || !Number.isInteger(w) || w < 1) {
-      throw rangeError(`weight must be a positive integer, got ${String(w)}`);
-    }
-    const limit = this.rows[m].limit;
-    if (w > limit) throw rangeError(`weight ${w} exceeds the limit ${limit} of mode '${this.names[m]}'`);
-    return w;
+    return checkWeightOf(this.rows, m, w);
   }
 
   /** @internal */
@@ -1019,6 +1011,25 @@ export abstract class LockCore {
 function isShareableValue(v: unknown): boolean {
   if (v instanceof SharedArrayBuffer) return true;
   return ArrayBuffer.isView(v) && v.buffer instanceof SharedArrayBuffer;
+}
+
+/** @internal A mode's index by name, or a TypeError naming the lock's modes
+ *  (shared with the Redis locks). */
+export function modeIndexOf(names: readonly string[], mode: unknown): number {
+  const i = typeof mode === "string" ? names.indexOf(mode) : -1;
+  if (i < 0) throw typeError(`unknown mode '${String(mode)}'; this lock has ${names.join(", ")}`);
+  return i;
+}
+
+/** @internal A request's weight (default 1), or a RangeError (shared with the Redis locks). */
+export function checkWeightOf(rows: readonly NormalMode[], m: number, w: unknown): number {
+  if (w === undefined) return 1;
+  if (typeof w !== "number" || !Number.isInteger(w) || w < 1) {
+    throw rangeError(`weight must be a positive integer, got ${String(w)}`);
+  }
+  const limit = rows[m].limit;
+  if (w > limit) throw rangeError(`weight ${w} exceeds the limit ${limit} of mode '${rows[m].name}'`);
+  return w;
 }
 
 /** @internal Rebuilds a lock from share()'s value: checks it names a live

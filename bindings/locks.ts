@@ -12,12 +12,9 @@ import {
   CTL_MODE_MASK,
   CTL_MODE_SHIFT,
   CTL_STATE_MASK,
-  E_CHARS,
   E_KIND,
   E_LEN,
   E_LOCK,
-  E_MORE,
-  E_MORE_CHARS,
   E_NEXT,
   ERR_RETRY,
   H_ALLOC,
@@ -29,14 +26,13 @@ import {
   N_NEXT,
   N_OWNER,
   NAME_BUCKETS,
-  NAME_FIRST_UNITS,
-  NAME_MORE_UNITS,
   R_TID,
   ST_HELD,
 } from "../assembly/layout.js";
 import { Engine } from "./engine.js";
 import { typeError } from "./errors.js";
 import { type Guard, LockCore, normaliseModes, rejecting } from "./lock.js";
+import { nameUnits } from "./names.js";
 
 const MODES = normaliseModes({
   exclusive: { conflicts: ["exclusive", "shared"] },
@@ -309,20 +305,10 @@ function snapshot(e: Engine): LockManagerSnapshot {
 }
 
 function readName(i32: Int32Array, u16: Uint16Array, en: number): string {
-  const len = i32[(en + E_LEN) >> 2];
   const units: number[] = [];
-  let at = (en + E_CHARS) >> 1;
-  let room = NAME_FIRST_UNITS;
-  let block = en;
-  for (let i = 0; i < len; i++) {
-    if (room === 0) {
-      block = i32[(block + E_MORE) >> 2];
-      at = (block + E_MORE_CHARS) >> 1;
-      room = NAME_MORE_UNITS;
-    }
-    units.push(u16[at++]);
-    room--;
-  }
+  nameUnits(i32, en, i32[(en + E_LEN) >> 2], (at) => {
+    units.push(u16[at]);
+  });
   let s = "";
   for (let i = 0; i < units.length; i += 4096) s += String.fromCharCode(...units.slice(i, i + 4096));
   return s;

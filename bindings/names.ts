@@ -47,6 +47,23 @@ function hashName(name: string): number {
   return h >>> 0;
 }
 
+/** @internal Calls visit(at, i) with the Uint16Array index `at` of code unit
+ *  i of the name in entry `en`, for i < len (the first block, then overflow blocks). */
+export function nameUnits(i32: Int32Array, en: number, len: number, visit: (at: number, i: number) => void): void {
+  let at = (en + E_CHARS) >> 1;
+  let room = NAME_FIRST_UNITS;
+  let block = en;
+  for (let i = 0; i < len; i++) {
+    if (room === 0) {
+      block = i32[(block + E_MORE) >> 2];
+      at = (block + E_MORE_CHARS) >> 1;
+      room = NAME_MORE_UNITS;
+    }
+    visit(at++, i);
+    room--;
+  }
+}
+
 /** @internal Binds `name` to a lock on `table` (creating it if the name is
  *  free) and returns a handle of this thread on it, or ERR_RETRY when the
  *  engine is busy. Throws a TypeError if the name is bound to another shape. */
@@ -60,18 +77,9 @@ export function bindName(e: Engine, name: string, shape: NameShape, table: numbe
   i32[(buf + E_HASH) >> 2] = hashName(name);
   i32[(buf + E_LEN) >> 2] = len;
   i32[(buf + E_KIND) >> 2] = KINDS.indexOf(shape.kind);
-  let at = (buf + E_CHARS) >> 1;
-  let room = NAME_FIRST_UNITS;
-  let block = buf;
-  for (let i = 0; i < len; i++) {
-    if (room === 0) {
-      block = i32[(block + E_MORE) >> 2];
-      at = (block + E_MORE_CHARS) >> 1;
-      room = NAME_MORE_UNITS;
-    }
-    u16[at++] = name.charCodeAt(i);
-    room--;
-  }
+  nameUnits(i32, buf, len, (at, i) => {
+    u16[at] = name.charCodeAt(i);
+  });
   const h = e.x.nameBind(e.thr, table);
   if (h === ERR_SHAPE) {
     const now = e.refresh();

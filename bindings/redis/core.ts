@@ -5,8 +5,8 @@
 // (Waiter): how it learns of its grant (pub/sub message, or its own heartbeat
 // poll when a message is lost), and how a timeout or abort dequeues it.
 
-import { LockError, rangeError, TimeoutError, typeError } from "../errors.js";
-import { type AcquireOptions, type normaliseModes, refusal } from "../lock.js";
+import { LockError, TimeoutError, typeError } from "../errors.js";
+import { type AcquireOptions, checkWeightOf, modeIndexOf, type normaliseModes, refusal } from "../lock.js";
 import { redisError } from "./client.js";
 import { Grant, now, type RedisGuard } from "./lease.js";
 import type { RedisLocks } from "./locks.js";
@@ -66,20 +66,12 @@ export abstract class RedisLockCore {
 
   /** @internal */
   modeIndex(mode: unknown): number {
-    const i = typeof mode === "string" ? this.names.indexOf(mode) : -1;
-    if (i < 0) throw typeError(`unknown mode '${String(mode)}'; this lock has ${this.names.join(", ")}`);
-    return i;
+    return modeIndexOf(this.names, mode);
   }
 
   /** @internal */
   checkWeight(m: number, w: unknown): number {
-    if (w === undefined) return 1;
-    if (typeof w !== "number" || !Number.isInteger(w) || w < 1) {
-      throw rangeError(`weight must be a positive integer, got ${String(w)}`);
-    }
-    const limit = this.rows[m].limit;
-    if (w > limit) throw rangeError(`weight ${w} exceeds the limit ${limit} of mode '${this.names[m]}'`);
-    return w;
+    return checkWeightOf(this.rows, m, w);
   }
 
   /** @internal */

@@ -228,6 +228,28 @@ export async function latency({ rounds = 2000, waker = "auto" } = {}) {
   };
 }
 
+/** Blocking forms: refused on the page's main thread; in a Web Worker,
+ *  acquireSync() blocks until the page releases. */
+export async function blocking() {
+  const m = new Mutex();
+  let onMain;
+  try {
+    m.acquireSync();
+    onMain = "no error";
+  } catch (e) {
+    onMain = `${e.name}: ${e.message}`;
+  }
+  const g = await m.acquire();
+  const w = await spawn();
+  const reply = w.call("acquireSync", { lock: m.share() });
+  await new Promise((r) => setTimeout(r, 50));
+  const waitingWhileHeld = m.waiting;
+  g.release();
+  const { abandoned } = await reply;
+  w.w.terminate();
+  return { onMain, waitingWhileHeld, workerGot: abandoned === false };
+}
+
 export function errors() {
   return workerErrors;
 }

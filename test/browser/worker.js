@@ -27,6 +27,12 @@ const handlers = {
     held = await (d.kind === "rw" ? (d.mode === "read" ? lock.read() : lock.write()) : lock.acquire(d.mode));
     return { abandoned: held.abandoned };
   },
+  acquireSync({ lock }) {
+    const g = lockFrom({ kind: "mutex", lock }).acquireSync({ timeout: 10_000 });
+    const abandoned = g.abandoned;
+    g.release();
+    return { abandoned };
+  },
   release() {
     held.release();
     held = undefined;

@@ -5,6 +5,7 @@
 // Both get the shared locks by postMessage.
 
 import * as wt from "node:worker_threads";
+import { rng as mulberry } from "../workers/common.mjs";
 
 export const KINDS = ["node", "web"];
 
@@ -77,15 +78,8 @@ export function parent() {
   };
 }
 
-/** A small seeded generator (mulberry32). */
+/** A small seeded generator: test/workers/common.mjs's mulberry32, as { next, int }. */
 export function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n) => Math.floor(next() * n) };
+  const next = mulberry(seed);
+  return { next, int: next.int };
 }
