@@ -328,17 +328,18 @@ export function tryAcquire(thr: usize, l: usize, m: u32, w: u32): i32 {
   return request(thr, l, m, w, false, false);
 }
 
-function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool, steals: bool): i32 {
-  const sh = isShared();
-  if (sh && poisoned()) return ERR_POISONED;
-  const bad = checkRequest(l, m, w);
-  if (bad != OK) return bad;
+/** Pops a node from thr's cache (refilling it), records the intent (op, l,
+ *  node) and takes l's WORD: the start of every operation that queues or
+ *  holds a new node. Returns the node, or ERR_NOMEM / ERR_RETRY with nothing
+ *  done (the node back in the cache, the intent cleared). */
+// @ts-expect-error: decorator
+@inline export function claimNode(sh: bool, thr: usize, l: usize, op: u32): i32 {
   if (load<u32>(thr + R_CACHE) == 0) {
     const r = refill(thr);
     if (r != 0) return r;
   }
   const node = <usize>load<u32>(thr + R_CACHE);
-  intent(sh, thr, OP_REQUEST, l, node);
+  intent(sh, thr, op, l, node);
   store<u32>(thr + R_CACHE, load<u32>(node + N_LOCK)); // commits the pop
   store<u32>(thr + R_NCACHE, load<u32>(thr + R_NCACHE) - 1);
   if (!takeWord(thr, l)) {
@@ -346,6 +347,17 @@ function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool, steals: b
     done(sh, thr);
     return ERR_RETRY;
   }
+  return <i32>node;
+}
+
+function request(thr: usize, l: usize, m: u32, w: u32, mayQueue: bool, steals: bool): i32 {
+  const sh = isShared();
+  if (sh && poisoned()) return ERR_POISONED;
+  const bad = checkRequest(l, m, w);
+  if (bad != OK) return bad;
+  const claimed = claimNode(sh, thr, l, OP_REQUEST);
+  if (claimed < 0) return claimed;
+  const node = <usize>claimed;
   store<u32>(node + N_LOCK, <u32>l);
   store<u32>(node + N_OWNER, <u32>thr);
   store<u32>(node + N_WEIGHT, w);

@@ -62,7 +62,7 @@
 //     in-flight node (on neither queue, WAITING, generation as recorded) and
 //     finishes the move (reaper.ts, settleCond).
 
-import { inHeap, refill, tableNew, threadState } from "./alloc";
+import { inHeap, tableNew, threadState } from "./alloc";
 import { syncKind } from "./grant";
 import {
   CTL_ABANDONED,
@@ -95,11 +95,9 @@ import {
   OP_SYNC,
   OP_SYNC0,
   QUEUED_BIT,
-  R_CACHE,
   R_ILOCK,
   R_ILOCK2,
   R_INODE,
-  R_NCACHE,
   R_NEXT,
   R_OP,
   R_OUT_INDEX,
@@ -143,6 +141,7 @@ import {
 import {
   cachePush,
   changed,
+  claimNode,
   done,
   finishOwn,
   genOf,
@@ -347,19 +346,9 @@ export function syncOp(thr: usize, l: usize, op: u32, arg: u32): i32 {
 export function syncArrive(thr: usize, l: usize): i32 {
   const sh = isShared();
   if (sh && poisoned()) return ERR_POISONED;
-  if (load<u32>(thr + R_CACHE) == 0) {
-    const r = refill(thr);
-    if (r != 0) return r;
-  }
-  const node = <usize>load<u32>(thr + R_CACHE);
-  intent(sh, thr, OP_SYNC0, l, node);
-  store<u32>(thr + R_CACHE, load<u32>(node + N_LOCK)); // commits the pop
-  store<u32>(thr + R_NCACHE, load<u32>(thr + R_NCACHE) - 1);
-  if (!takeWord(thr, l)) {
-    cachePush(thr, node);
-    done(sh, thr);
-    return ERR_RETRY;
-  }
+  const claimed = claimNode(sh, thr, l, OP_SYNC0);
+  if (claimed < 0) return claimed;
+  const node = <usize>claimed;
   const t = tableOf(l);
   const kind = syncKind(t, load<u32>(t + T_NMODES));
   planSame(thr, l, t);

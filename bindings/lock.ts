@@ -1032,11 +1032,11 @@ export function checkWeightOf(rows: readonly NormalMode[], m: number, w: unknown
   return w;
 }
 
-/** @internal Rebuilds a lock from share()'s value: checks it names a live
- *  lock of this shape; the same lock object for the same lock in one thread. */
-export function adoptShared<L extends LockCore>(shared: unknown, kind: string, make: (adopt: Adopted) => L): L {
+/** @internal The engine, address and table a share() value names, checked to
+ *  lie inside its engine (locks and sync objects alike). */
+export function sharedTarget(shared: unknown, kind: string, what: string) {
   const s = shared as SharedLock;
-  if (s === null || typeof s !== "object" || s.ringlock !== "lock" || !Array.isArray(s.modes)) {
+  if (s === null || typeof s !== "object" || s.ringlock !== "lock") {
     throw typeError(`${kind}.from expects the value returned by share()`);
   }
   if (s.kind !== kind) throw typeError(`${kind}.from was given a shared ${String(s.kind)}`);
@@ -1045,9 +1045,18 @@ export function adoptShared<L extends LockCore>(shared: unknown, kind: string, m
   const i32 = engine.refresh();
   const top = i32[H_TOP >> 2];
   if (!Number.isInteger(ptr) || ptr <= 0 || ptr % MIN_BLOCK !== 0 || ptr >= top) {
-    throw typeError("the shared lock's address is not inside its engine (corrupted descriptor)");
+    throw typeError(`the shared ${what}'s address is not inside its engine (corrupted descriptor)`);
   }
-  const t = i32[(ptr + L_TABLE) >> 2];
+  return { s, engine, ptr, i32, top, t: i32[(ptr + L_TABLE) >> 2] };
+}
+
+/** @internal Rebuilds a lock from share()'s value: checks it names a live
+ *  lock of this shape; the same lock object for the same lock in one thread. */
+export function adoptShared<L extends LockCore>(shared: unknown, kind: string, make: (adopt: Adopted) => L): L {
+  if (!Array.isArray((shared as SharedLock | null)?.modes)) {
+    throw typeError(`${kind}.from expects the value returned by share()`);
+  }
+  const { s, engine, ptr, i32, top, t } = sharedTarget(shared, kind, "lock");
   const n = t > 0 && t < top ? i32[(t + T_NMODES) >> 2] : -1;
   if (n !== s.modes.length) throw typeError("the shared lock does not match its engine (corrupted descriptor)");
   const rows = s.modes.map((r, i) => {

@@ -5,19 +5,9 @@
 // changes are syncOp() calls. One file per family builds on it: event.ts,
 // barrier.ts, condition.ts, capacity.ts.
 
-import {
-  ERR_BROKEN,
-  ERR_NOMEM,
-  ERR_RANGE,
-  ERR_RETRY,
-  H_TOP,
-  L_TABLE,
-  MIN_BLOCK,
-  S_KIND,
-  T_NMODES,
-} from "../assembly/layout.js";
+import { ERR_BROKEN, ERR_NOMEM, ERR_RANGE, ERR_RETRY, S_KIND, T_NMODES } from "../assembly/layout.js";
 import { assertCanBlock } from "./blocking.js";
-import { Engine } from "./engine.js";
+import type { Engine } from "./engine.js";
 import { engineError, rangeError, typeError } from "./errors.js";
 import {
   type AcquireOptions,
@@ -26,7 +16,7 @@ import {
   LockCore,
   type LockOptions,
   refusal,
-  type SharedLock,
+  sharedTarget,
 } from "./lock.js";
 
 /** @internal The engine's sync exports (assembly/sync.ts). */
@@ -122,19 +112,7 @@ export abstract class SyncCore extends LockCore {
 
 /** @internal Rebuilds a sync object from share()'s value. */
 export function adoptSync<L extends SyncCore>(shared: unknown, kind: string, sk: number, make: (a: Adopted) => L): L {
-  const s = shared as SharedLock;
-  if (s === null || typeof s !== "object" || s.ringlock !== "lock") {
-    throw typeError(`${kind}.from expects the value returned by share()`);
-  }
-  if (s.kind !== kind) throw typeError(`${kind}.from was given a shared ${String(s.kind)}`);
-  const engine = Engine.from(s.engine);
-  const ptr = s.ptr;
-  const i32 = engine.refresh();
-  const top = i32[H_TOP >> 2];
-  if (!Number.isInteger(ptr) || ptr <= 0 || ptr % MIN_BLOCK !== 0 || ptr >= top) {
-    throw typeError("the shared object's address is not inside its engine (corrupted descriptor)");
-  }
-  const t = i32[(ptr + L_TABLE) >> 2];
+  const { s, engine, ptr, i32, top, t } = sharedTarget(shared, kind, "object");
   if (!(t > 0 && t < top) || i32[(t + T_NMODES) >> 2] !== 1 || i32[(t + S_KIND) >> 2] !== sk) {
     throw typeError(`the shared value is not a ${kind} of its engine (corrupted descriptor)`);
   }
