@@ -408,12 +408,13 @@ export function canAcquire(l: usize, m: u32, w: u32): i32 {
   return grantable(l, t, load<u32>(t + T_NMODES), m, w) ? 1 : 0;
 }
 
-/** Releases a held node named by (node, gen). Returns how many waiters were
- *  granted to the calling thread (its inbox), ERR_STALE or ERR_RETRY. */
-export function release(thr: usize, node: usize, gen: u32): i32 {
+/** The start of every release: checks (node, gen) names a hold (HELD or
+ *  STOLEN), records the intent and takes the node's lock's WORD. Returns the
+ *  lock, or ERR_STALE / ERR_POISONED / ERR_RETRY with nothing done. */
+// @ts-expect-error: decorator
+@inline export function beginRelease(sh: bool, thr: usize, node: usize, gen: u32): i32 {
   const ctl0 = atomic.load<u32>(node + N_CTL);
   if ((ctl0 & CTL_STATE_MASK) < <u32>ST_HELD || genOf(ctl0) != gen) return ERR_STALE;
-  const sh = isShared();
   if (sh && poisoned()) return ERR_POISONED;
   const l = <usize>load<u32>(node + N_LOCK);
   intent(sh, thr, OP_RELEASE, l, node);
@@ -421,6 +422,16 @@ export function release(thr: usize, node: usize, gen: u32): i32 {
     done(sh, thr);
     return ERR_RETRY;
   }
+  return <i32>l;
+}
+
+/** Releases a held node named by (node, gen). Returns how many waiters were
+ *  granted to the calling thread (its inbox), ERR_STALE or ERR_RETRY. */
+export function release(thr: usize, node: usize, gen: u32): i32 {
+  const sh = isShared();
+  const began = beginRelease(sh, thr, node, gen);
+  if (began < 0) return began;
+  const l = <usize>began;
   // Only the owner thread (or the reaper, after its death) releases a node,
   // so the state cannot have moved since the check above, but from HELD to
   // STOLEN (removeHold counts only a HELD node).

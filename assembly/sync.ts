@@ -139,6 +139,7 @@ import {
   TS_DEAD,
 } from "./layout";
 import {
+  beginRelease,
   cachePush,
   changed,
   claimNode,
@@ -403,16 +404,10 @@ export function syncArrive(thr: usize, l: usize): i32 {
  *  stop in between leaves a hold the reaper removes, the permit consumed).
  *  Returns self-grants, ERR_STALE or ERR_RETRY. */
 export function syncRelease(thr: usize, node: usize, gen: u32): i32 {
-  const ctl0 = atomic.load<u32>(node + N_CTL);
-  if ((ctl0 & CTL_STATE_MASK) != ST_HELD || genOf(ctl0) != gen) return ERR_STALE;
   const sh = isShared();
-  if (sh && poisoned()) return ERR_POISONED;
-  const l = <usize>load<u32>(node + N_LOCK);
-  intent(sh, thr, OP_RELEASE, l, node);
-  if (!takeWord(thr, l)) {
-    done(sh, thr);
-    return ERR_RETRY;
-  }
+  const began = beginRelease(sh, thr, node, gen);
+  if (began < 0) return began;
+  const l = <usize>began;
   const t = tableOf(l);
   if (syncKind(t, load<u32>(t + T_NMODES)) == SK_NOTIFY) {
     const limit = load<u32>(t + S_LIMIT);
@@ -439,15 +434,7 @@ export function condWait(thr: usize, cond: usize, node: usize, gen: u32): i32 {
   const mutex = <usize>load<u32>(node + N_LOCK);
   if (sh) store<u32>(thr + R_ILOCK2, <u32>mutex);
   intent(sh, thr, OP_CONDWAIT, cond, node);
-  if (!takeWord(thr, cond)) {
-    done(sh, thr);
-    return ERR_RETRY;
-  }
-  if (!takeWord(thr, mutex)) {
-    done(sh, thr);
-    dropWord(cond);
-    return ERR_RETRY;
-  }
+  if (!takeBoth(sh, thr, cond, mutex)) return ERR_RETRY;
   removeHold(mutex, node); // commits: in flight
   store<u32>(node + N_LOCK, <u32>cond);
   store<u32>(node + N_CTL, (ctl0 & ~(CTL_STATE_MASK | CTL_ABANDONED)) | ST_WAITING);
@@ -461,6 +448,21 @@ export function condWait(thr: usize, cond: usize, node: usize, gen: u32): i32 {
   return mine;
 }
 
+// Takes the condition's WORD, then the mutex's (the condition operations'
+// lock order); false, with neither held and the intent cleared, when busy.
+function takeBoth(sh: bool, thr: usize, cond: usize, mutex: usize): bool {
+  if (!takeWord(thr, cond)) {
+    done(sh, thr);
+    return false;
+  }
+  if (!takeWord(thr, mutex)) {
+    done(sh, thr);
+    dropWord(cond);
+    return false;
+  }
+  return true;
+}
+
 /** Moves waiters from cond's queue to the tail of mutex's queue, in FIFO
  *  order (wait morphing): the one waiter (node, gen) if node != 0 (a wait
  *  that gives up: 0 if it is no longer on cond, i.e. a notify moved it
@@ -471,15 +473,7 @@ export function condMove(thr: usize, cond: usize, mutex: usize, node: usize, gen
   if (sh && poisoned()) return ERR_POISONED;
   if (sh) store<u32>(thr + R_ILOCK2, <u32>mutex);
   intent(sh, thr, OP_CONDMOVE, cond, 0);
-  if (!takeWord(thr, cond)) {
-    done(sh, thr);
-    return ERR_RETRY;
-  }
-  if (!takeWord(thr, mutex)) {
-    done(sh, thr);
-    dropWord(cond);
-    return ERR_RETRY;
-  }
+  if (!takeBoth(sh, thr, cond, mutex)) return ERR_RETRY;
   let moved: u32 = 0;
   if (node != 0) {
     const ctl = atomic.load<u32>(node + N_CTL);

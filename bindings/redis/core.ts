@@ -8,7 +8,7 @@
 import { LockError, TimeoutError, typeError } from "../errors.js";
 import { type AcquireOptions, checkWeightOf, modeIndexOf, type normaliseModes, refusal } from "../lock.js";
 import { redisError } from "./client.js";
-import { Grant, now, type RedisGuard } from "./lease.js";
+import { Grant, now, type RedisGuard, whileHeld } from "./lease.js";
 import type { RedisLocks } from "./locks.js";
 import { ACQUIRE, CANCEL, lockChannel, lockKeys, POLL, QUERY, type Script, TRY, tableArg } from "./scripts.js";
 
@@ -118,16 +118,7 @@ export abstract class RedisLockCore {
     o: AcquireOptions | undefined,
   ): Promise<T> {
     if (typeof fn !== "function") throw typeError("run() needs a function");
-    const g = await this.acquireIndex(m, w, o);
-    let r: T;
-    try {
-      r = await fn(g);
-    } catch (err) {
-      await g.release().catch(() => {});
-      throw err;
-    }
-    await g.release();
-    return r;
+    return whileHeld(await this.acquireIndex(m, w, o), fn);
   }
 
   /** @internal Holders and waiters across every process, as the server has them now. */

@@ -37,6 +37,19 @@ export interface RedisGuard {
 
 export const now = (): number => performance.now();
 
+/** Runs fn holding g, and releases g after it, whether fn succeeded or not. */
+export async function whileHeld<T>(g: RedisGuard, fn: (g: RedisGuard) => T | PromiseLike<T>): Promise<T> {
+  let r: T;
+  try {
+    r = await fn(g);
+  } catch (err) {
+    await g.release().catch(() => {});
+    throw err;
+  }
+  await g.release();
+  return r;
+}
+
 /** @internal */
 export class Grant implements RedisGuard {
   readonly #core: RedisLockCore;

@@ -9,7 +9,7 @@ import { LockError, rangeError, typeError } from "../errors.js";
 import type { AcquireOptions, ModeTable } from "../lock.js";
 import { adapt, type RedisAdapter, type RedisClientLike, type Subscriber } from "./client.js";
 import type { Waiter } from "./core.js";
-import type { Grant, RedisGuard } from "./lease.js";
+import { type Grant, type RedisGuard, whileHeld } from "./lease.js";
 import { RedisFifoLock, RedisMutex, RedisRWLock, RedisSemaphore } from "./presets.js";
 
 export interface RedisLocksOptions {
@@ -144,24 +144,12 @@ export class RedisLocks {
     if (opts.ifAvailable) {
       const g = await lock.tryAcquire(mode);
       if (g === null) return await fn(null);
-      return this.#hold(g, fn);
+      return whileHeld(g, fn);
     }
     const o: AcquireOptions = {};
     if (opts.signal !== undefined) o.signal = opts.signal;
     if (opts.timeout !== undefined) o.timeout = opts.timeout;
-    return this.#hold(await lock.acquire(mode, o), fn);
-  }
-
-  async #hold<T>(g: RedisGuard, fn: (lock: RedisGuard) => T | PromiseLike<T>): Promise<T> {
-    let r: T;
-    try {
-      r = await fn(g);
-    } catch (err) {
-      await g.release().catch(() => {});
-      throw err;
-    }
-    await g.release();
-    return r;
+    return whileHeld(await lock.acquire(mode, o), fn);
   }
 
   /** Cancels this instance's queued requests (they reject with ERR_RINGLOCK_CLOSED), releases its
