@@ -5,6 +5,14 @@
 // its Web Workers (test/browser/suite.js, worker.js); any page or worker error
 // fails the test that caused it. The demo page is driven in Chromium.
 // Seeds: RINGLOCK_BROWSER_SEEDS (default 1,2).
+//
+// Firefox runs what makes a worker start workers of its own (the helper-worker
+// waker) with no automation session: under a WebDriver BiDi session (puppeteer),
+// Firefox ESR 153 sometimes never returns from `new Worker()` called in a
+// worker, ringlock or not (test/browser/repro-firefox-nested-worker.mjs shows it
+// with bare workers); the same Firefox started plainly has not once. Those runs
+// load suite.html?run=... in `firefox-esr --headless`, which POSTs its result.
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -76,8 +84,11 @@ let browser: AnyBrowser;
 let page: AnyPage | undefined;
 let problems: string[] = [];
 
+const reports = new Map<string, (r: Report) => void>();
+type Report = { id: string; result?: unknown; error?: string; errors: string[] };
+
 beforeAll(async () => {
-  server = await serve(0);
+  server = await serve(0, { onReport: (r: Report) => reports.get(r.id)?.(r) });
 });
 
 afterAll(async () => {
@@ -104,6 +115,51 @@ async function suite<T>(name: string, arg?: unknown): Promise<T> {
     await (page as AnyPage).waitForFunction('document.title === "ready"');
   }
   return (await (page as AnyPage).evaluate(`window.suite[${JSON.stringify(name)}](${JSON.stringify(arg ?? {})})`)) as T;
+}
+
+let plainRuns = 0;
+
+/** Runs suite.<name>(arg) in a Firefox with no automation session (see the top). */
+async function inPlainFirefox<T>(name: string, arg: unknown): Promise<T> {
+  const id = String(++plainRuns);
+  const profile = mkdtempSync(join(tmpdir(), "ringlock-firefox-"));
+  writeFileSync(
+    join(profile, "user.js"),
+    [
+      ["app.update.disabledForTesting", true],
+      ["browser.shell.checkDefaultBrowser", false],
+      ["browser.startup.homepage_override.mstone", '"ignore"'],
+      ["datareporting.policy.dataSubmissionEnabled", false],
+      ["toolkit.telemetry.reportingpolicy.firstRun", false],
+    ]
+      .map(([k, v]) => `user_pref("${k}", ${v});\n`)
+      .join(""),
+  );
+  const query = new URLSearchParams({ run: name, arg: JSON.stringify(arg), id });
+  const ff = spawn(
+    FIREFOX,
+    ["--headless", "--no-remote", "--profile", profile, `${server.url}/test/browser/suite.html?${query}`],
+    {
+      stdio: "ignore",
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => ff.once("exit", resolve));
+  try {
+    const r = await Promise.race([
+      new Promise<Report>((resolve) => reports.set(id, resolve)),
+      exited.then((code) => {
+        throw new Error(`Firefox exited (${code}) before suite.${name} reported`);
+      }),
+    ]);
+    expect(r.errors).toEqual([]);
+    if (r.error !== undefined) throw new Error(r.error);
+    return r.result as T;
+  } finally {
+    reports.delete(id);
+    ff.kill();
+    await exited;
+    rmSync(profile, { recursive: true, force: true });
+  }
 }
 
 afterEach(async () => {
@@ -178,15 +234,19 @@ describe.each(drivers)("in $name", (driver) => {
     });
   }
 
+  // Workers that start helper workers: in Firefox, without automation (see the top).
+  const nested = <T>(name: string, arg: unknown): Promise<T> =>
+    driver.name === "Firefox" ? inPlainFirefox<T>(name, arg) : suite<T>(name, arg);
+
   it("works without Atomics.waitAsync (as in Firefox ESR 140): waits go through helper workers", async () => {
-    const r = await suite<Exclusion>("exclusion", { workers: 3, rounds: 120, seed: 7, noWaitAsync: true });
+    const r = await nested<Exclusion>("exclusion", { workers: 3, rounds: 120, seed: 7, noWaitAsync: true });
     expectExclusive(r, 3);
-    const d = await suite<{ abandoned: boolean }>("ownerDeath", { noWaitAsync: true });
+    const d = await nested<{ abandoned: boolean }>("ownerDeath", { noWaitAsync: true });
     expect(d.abandoned).toBe(true);
   });
 
   it('waker "worker" forces the helper-worker fallback where waitAsync exists', async () => {
-    expectExclusive(await suite<Exclusion>("exclusion", { workers: 2, rounds: 120, seed: 9, waker: "worker" }), 2);
+    expectExclusive(await nested<Exclusion>("exclusion", { workers: 2, rounds: 120, seed: 9, waker: "worker" }), 2);
   });
 
   it("releases what a terminated Web Worker held, with no help from the page (life locks)", async () => {
@@ -222,7 +282,7 @@ describe.each(drivers)("in $name", (driver) => {
   it("measures the page <-> worker handoff (printed, not asserted)", { timeout: 120_000 }, async () => {
     type L = { meanUs: number; all: { n: number; median: number; p99: number } };
     const auto = await suite<L>("latency", { rounds: 1000 });
-    const helper = await suite<L>("latency", { rounds: 200, waker: "worker" });
+    const helper = await nested<L>("latency", { rounds: 200, waker: "worker" });
     const f = (l: L) =>
       `mean ${l.meanUs.toFixed(1)} us, median ${l.all.median.toFixed(1)}, p99 ${l.all.p99.toFixed(0)}`;
     console.log(`${driver.name} handoff: waitAsync ${f(auto)}; helper workers ${f(helper)}`);

@@ -21,9 +21,20 @@ const types = {
   ".png": "image/png",
 };
 
-/** Starts the server; resolves to its base URL. port 0 picks a free port. */
-export function serve(port = 0) {
+/** Starts the server; resolves to its base URL. port 0 picks a free port.
+ *  onReport (tests): called with the parsed JSON body of each POST /__report. */
+export function serve(port = 0, { onReport } = {}) {
   const server = createServer((req, res) => {
+    if (onReport && req.method === "POST" && req.url === "/__report") {
+      let body = "";
+      req.setEncoding("utf8");
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        onReport(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+      return;
+    }
     let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     const plain = path.startsWith("/plain/");
     if (plain) path = path.slice("/plain".length);
