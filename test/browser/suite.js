@@ -242,7 +242,9 @@ export async function blocking() {
   const g = await m.acquire();
   const w = await spawn();
   const reply = w.call("acquireSync", { lock: m.share() });
-  await new Promise((r) => setTimeout(r, 50));
+  // The worker's request is queued (it then blocks): wait for it, up to 10 s.
+  for (let t = 0; m.waiting === 0 && t < 1000; t++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 20));
   const waitingWhileHeld = m.waiting;
   g.release();
   const { abandoned } = await reply;
