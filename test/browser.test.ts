@@ -144,17 +144,22 @@ async function inPlainFirefox<T>(name: string, arg: unknown): Promise<T> {
     },
   );
   const exited = new Promise<number | null>((resolve) => ff.once("exit", resolve));
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const r = await Promise.race([
       new Promise<Report>((resolve) => reports.set(id, resolve)),
       exited.then((code) => {
         throw new Error(`Firefox exited (${code}) before suite.${name} reported`);
       }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`suite.${name} did not report within 50 s`)), 50_000);
+      }),
     ]);
     expect(r.errors).toEqual([]);
     if (r.error !== undefined) throw new Error(r.error);
     return r.result as T;
   } finally {
+    clearTimeout(timer);
     reports.delete(id);
     ff.kill();
     await exited;
@@ -238,7 +243,9 @@ describe.each(drivers)("in $name", (driver) => {
   const nested = <T>(name: string, arg: unknown): Promise<T> =>
     driver.name === "Firefox" ? inPlainFirefox<T>(name, arg) : suite<T>(name, arg);
 
-  it("works without Atomics.waitAsync (as in Firefox ESR 140): waits go through helper workers", async () => {
+  it("works without Atomics.waitAsync (as in Firefox ESR 140): waits go through helper workers", {
+    timeout: 120_000,
+  }, async () => {
     const r = await nested<Exclusion>("exclusion", { workers: 3, rounds: 120, seed: 7, noWaitAsync: true });
     expectExclusive(r, 3);
     const d = await nested<{ abandoned: boolean }>("ownerDeath", { noWaitAsync: true });

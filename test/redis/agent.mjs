@@ -1,7 +1,8 @@
 // A separate process using the built package (dist/bindings/redis) over its
 // own ioredis connection, driven by test/redis/*.test.ts.
 //   node agent.mjs '<json>'  with  { port, prefix, leaseMs, role, ... }
-//   role "stress": one loop per lock kind, `iterations` sections each; sends { type: "done", ... }
+//   role "stress": sends { type: "ready" } once connected and starts at "go": one loop per
+//                  lock kind, `iterations` sections each; sends { type: "done", ... }
 //   role "hold":   acquires `name` (mutex), sends { type: "granted" }, then obeys "write" / "release"
 //   role "wait":   as "hold", but the parent waits for it to be queued first
 
@@ -12,7 +13,7 @@ import { KINDS, MGL, resource } from "./resource.mjs";
 const o = JSON.parse(process.argv[2]);
 const client = new Redis({ port: o.port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
 client.on("error", () => {});
-const locks = new RedisLocks({ client, prefix: o.prefix, leaseMs: o.leaseMs });
+const locks = new RedisLocks({ client, prefix: o.prefix, leaseMs: o.leaseMs, waiterLeaseMs: o.waiterLeaseMs });
 const send = (m) => process.send?.(m);
 
 function rng(seed) {
@@ -41,6 +42,10 @@ function lockOf(kind, name) {
 }
 
 async function stress() {
+  await client.ping();
+  const go = new Promise((resolve) => process.once("message", resolve));
+  send({ type: "ready" });
+  await go;
   const random = rng(o.seed);
   const out = { type: "done", grants: {}, violations: 0, sections: 0 };
   await Promise.all(

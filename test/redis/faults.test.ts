@@ -12,7 +12,10 @@ import { RedisServer } from "./server.js";
 
 const LEASE = 500;
 // Liveness margin: generous, CI runs these next to CPU-heavy suites on 2 cores.
-const MARGIN = 1000;
+const MARGIN = 2500;
+// The lease of a lock the test process holds while something else happens:
+// long enough that a stalled test process does not lose it meanwhile.
+const KEEP = { leaseMs: 3000 };
 const server = new RedisServer();
 const open: RedisLocks[] = [];
 beforeAll(() => server.start());
@@ -77,7 +80,7 @@ describe("a Redis lock holder that dies", () => {
   });
 
   it("a killed head waiter is dropped when its waiter lease runs out; the next waiter gets the lock at release, not abandoned", async () => {
-    const l = locks();
+    const l = locks(server, KEEP);
     const m = l.mutex("headwait");
     const g = await m.acquire();
     const a = agent({ role: "hold", port: server.port, prefix: "faults:", name: "headwait", leaseMs: LEASE });
@@ -99,10 +102,18 @@ describe("a Redis lock holder that dies", () => {
   });
 
   it("a head waiter killed just before the grant holds the lock for at most one lease; the next is told it was abandoned", async () => {
-    const l = locks();
+    const l = locks(server, KEEP);
     const m = l.mutex("headgrant");
     const g = await m.acquire();
-    const a = agent({ role: "hold", port: server.port, prefix: "faults:", name: "headgrant", leaseMs: LEASE });
+    // A long waiter lease: the agent's request must still be queued when g is released.
+    const a = agent({
+      role: "hold",
+      port: server.port,
+      prefix: "faults:",
+      name: "headgrant",
+      leaseMs: LEASE,
+      waiterLeaseMs: 10_000,
+    });
     await a.next("started");
     await until(async () => (await m.query()).pending.length === 1, 3000, "agent queued");
     const behind = locks().mutex("headgrant").acquire();
@@ -138,14 +149,14 @@ describe("the Redis connection", () => {
   });
 
   it("SCRIPT FLUSH: every operation, renewal included, goes on (EVALSHA falls back to EVAL)", async () => {
-    const a = locks();
+    const a = locks(server, { leaseMs: 1500 });
     const b = locks();
     const g = await a.mutex("flush").acquire();
     await server.client().call("SCRIPT", "FLUSH");
     const w = b.mutex("flush").acquire();
     await until(async () => (await a.mutex("flush").query()).pending.length === 1, 2000, "queued");
     await server.client().call("SCRIPT", "FLUSH");
-    await sleep(LEASE * 1.5);
+    await sleep(2500);
     expect(g.lost.aborted).toBe(false);
     await server.client().call("SCRIPT", "FLUSH");
     await g.release();

@@ -40,7 +40,8 @@ export function agent(options: Record<string, unknown>): Agent {
     inbox.push(m as Record<string, unknown>);
     deliver();
   });
-  proc.on("exit", (code, signal) => {
+  // "close", not "exit": by then every message the agent sent has been delivered.
+  proc.on("close", (code, signal) => {
     for (const w of wanted.splice(0)) w.reject(new Error(`agent exited (${code ?? signal}) before sending ${w.type}`));
   });
   return {

@@ -154,9 +154,9 @@ describe("a Redis mutex", () => {
   });
 
   it("renews a held lease: a holder that keeps running past several leases is not lost", async () => {
-    const m = locks({ leaseMs: 600 }).mutex(fresh("m"));
+    const m = locks({ leaseMs: 1000 }).mutex(fresh("m"));
     const g = await m.acquire();
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 2500));
     expect(g.lost.aborted).toBe(false);
     expect((await m.query()).held).toHaveLength(1);
     await g.release();

@@ -35,6 +35,9 @@ describe("8 processes on one Redis lock of each kind", () => {
         iterations: ITERATIONS,
       }),
     );
+    // All start together (process start-up on 2 cores would otherwise spread them out).
+    await Promise.all(agents.map((a) => a.next("ready", 30_000)));
+    for (const a of agents) a.send("go");
     const results = await Promise.all(agents.map((a) => a.next("done", 90_000)));
     const client: Redis = server.client();
     for (const kind of Object.keys(KINDS)) {

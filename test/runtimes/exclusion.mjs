@@ -7,7 +7,7 @@
 import "../../dist/bindings/debug.js";
 import { Engine, FifoLock, Mutex, RWLock, Semaphore } from "../../dist/bindings/index.js";
 import { done, equal, info, ok, sleep, within } from "./assert.mjs";
-import { KINDS, spawn } from "./threads.mjs";
+import { KINDS, lifeLockSettled, spawn } from "./threads.mjs";
 
 const kind = (globalThis.Deno?.args ?? process.argv.slice(2))[0];
 const WORKERS = 4;
@@ -54,13 +54,15 @@ await done(async () => {
   });
   info.threads = [Engine.threadId, ...results.map((r) => r.threadId)];
   for (const r of results) equal(r.errors, [], `${kind} worker errors`);
-  // Web Workers close one at a time, 100 ms apart: in Deno, Web Workers
-  // closing together can leave a life lock granted to a closed worker for ever,
-  // and the process then never exits (a Deno bug, see repro-deno-locks-closed-worker.mjs).
+  // Web Workers close one at a time, each once the last one's end was seen: in
+  // Deno, Web Workers closing together can leave a life lock granted to a closed
+  // worker for ever, and the process then never exits (a Deno bug, see
+  // repro-deno-locks-closed-worker.mjs).
   if (kind === "web") {
-    for (const w of workers) {
+    for (const [i, w] of workers.entries()) {
       w.post("close");
-      await sleep(100);
+      await sleep(20);
+      await lifeLockSettled(results[i].threadId);
     }
   }
   if (kind === "node") {

@@ -9,6 +9,19 @@ import { rng as mulberry } from "../workers/common.mjs";
 
 export const KINDS = ["node", "web"];
 
+/** Waits (up to 10 s) until no thread still requests the life lock (Web Lock) of
+ *  thread `tid`: every watcher was granted it and let go, so the thread's end was
+ *  seen. Closing the next Web Worker before then can hit a Deno bug (two workers
+ *  closing together: repro-deno-locks-closed-worker.mjs). */
+export async function lifeLockSettled(tid) {
+  const locks = globalThis.navigator?.locks;
+  if (locks === undefined) return;
+  const end = Date.now() + 10_000;
+  while (Date.now() < end && (await locks.query()).pending.some((l) => l.name.endsWith(`:${tid}`))) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Starts `file` (relative to this folder) as a worker of `kind`. */
 export function spawn(kind, file) {
   const url = new URL(file, import.meta.url);
