@@ -13,13 +13,14 @@
 // with bare workers); the same Firefox started plainly has not once. Those runs
 // load suite.html?run=... in `firefox-esr --headless`, which POSTs its result.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { chromium, type Page } from "playwright-core";
 import puppeteer from "puppeteer-core";
+import { createLogger, build as viteBuild } from "vite";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module without types
 import { serve } from "../examples/browser/server.mjs";
@@ -195,6 +196,45 @@ function expectExclusive(r: Exclusion, workers: number): void {
   }
 }
 
+/** Each bundler builds dir/ (index.html -> entry.js, which imports "ringlock")
+ *  for the browser with no configuration: its warnings, its input modules, the code. */
+const BUNDLERS: Record<string, (dir: string) => Promise<{ warnings: string[]; inputs: string[]; code: string }>> = {
+  esbuild: async (dir) => {
+    const r = await build({
+      entryPoints: [join(dir, "entry.js")],
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      write: false,
+      outdir: join(dir, "out"),
+      metafile: true,
+      logLevel: "silent",
+    });
+    return {
+      warnings: [...r.warnings, ...r.errors].map((m) => m.text),
+      inputs: Object.keys(r.metafile?.inputs ?? {}),
+      code: r.outputFiles[0].text,
+    };
+  },
+  // Vite (vitest's own), building the app whose page is index.html.
+  vite: async (dir) => {
+    const warnings: string[] = [];
+    const logger = createLogger("warn", { allowClearScreen: false });
+    logger.warn = (m) => warnings.push(m);
+    logger.warnOnce = (m) => warnings.push(m);
+    logger.error = (m) => warnings.push(m);
+    const r = (await viteBuild({ root: dir, configFile: false, customLogger: logger, logLevel: "warn" })) as {
+      output: { type: string; code?: string; moduleIds?: string[] }[];
+    };
+    const chunks = r.output.filter((o) => o.type === "chunk");
+    return {
+      warnings,
+      inputs: chunks.flatMap((c) => c.moduleIds ?? []),
+      code: chunks.map((c) => c.code).join("\n"),
+    };
+  },
+};
+
 describe.each(drivers)("in $name", (driver) => {
   beforeAll(async () => {
     if (!existsSync(driver.path)) {
@@ -316,49 +356,44 @@ describe.each(drivers)("in $name", (driver) => {
     expect(message).toContain("credentialless");
   });
 
-  it("bundles with esbuild for the browser, no configuration and no warning, and runs", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "ringlock-esbuild-"));
-    try {
-      await mkdir(join(dir, "node_modules"));
-      symlinkSync(root, join(dir, "node_modules", "ringlock"));
-      writeFileSync(
-        join(dir, "entry.js"),
-        `import { Mutex, Engine } from "ringlock";
-export async function run() {
+  for (const [bundler, bundle] of Object.entries(BUNDLERS)) {
+    it(`bundles with ${bundler} for the browser, no configuration and no warning, and runs`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), `ringlock-${bundler}-`));
+      try {
+        await mkdir(join(dir, "node_modules"));
+        symlinkSync(root, join(dir, "node_modules", "ringlock"));
+        writeFileSync(join(dir, "index.html"), '<!doctype html>\n<script type="module" src="./entry.js"></script>\n');
+        writeFileSync(
+          join(dir, "entry.js"),
+          `import { Mutex, Engine } from "ringlock";
+globalThis.ringlockRun = async () => {
   const m = new Mutex();
   const g = await m.acquire();
   const p = m.acquire();
   g.release();
   (await p).release();
   return { locked: m.locked, threadId: Engine.threadId };
-}
+};
 `,
-      );
-      const outdir = join(root, "dist", "esbuild-test");
-      const r = await build({
-        entryPoints: [join(dir, "entry.js")],
-        bundle: true,
-        platform: "browser",
-        format: "esm",
-        outfile: join(outdir, "bundle.js"),
-        metafile: true,
-        logLevel: "silent",
-      });
-      expect(r.warnings).toEqual([]);
-      expect(r.errors).toEqual([]);
-      const inputs = Object.keys(r.metafile?.inputs ?? {});
-      expect(inputs.some((f) => f.startsWith("node:") || f.includes("(disabled)"))).toBe(false);
-      const p = await open("/test/browser/suite.html");
-      const out = (await p.evaluate(`import("/dist/esbuild-test/bundle.js").then((m) => m.run())`)) as {
-        locked: boolean;
-        threadId: number;
-      };
-      expect(out.locked).toBe(false);
-      expect(out.threadId).toBeGreaterThanOrEqual(2 ** 24);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+        );
+        const { warnings, inputs, code } = await bundle(dir);
+        expect(warnings).toEqual([]);
+        expect(inputs.length).toBeGreaterThan(1);
+        expect(inputs.filter((f) => f.startsWith("node:") || /\(disabled\)|browser-external/.test(f))).toEqual([]);
+        const served = join(root, "dist", `${bundler}-test`);
+        mkdirSync(served, { recursive: true });
+        writeFileSync(join(served, "bundle.js"), code);
+        const p = await open("/test/browser/suite.html");
+        const out = (await p.evaluate(
+          `import("/dist/${bundler}-test/bundle.js").then(() => globalThis.ringlockRun())`,
+        )) as { locked: boolean; threadId: number };
+        expect(out.locked).toBe(false);
+        expect(out.threadId).toBeGreaterThanOrEqual(2 ** 24);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe("the demo page, in Chromium", () => {
