@@ -153,70 +153,71 @@ export class LockManager {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const m = mode === "exclusive" ? 0 : 1;
     const lock = this.#use(name);
-    let granted: Promise<Guard | null>;
+    let now: Guard | null | undefined;
     if (ifAvailable || steal) {
-      let g: Guard | null;
       try {
-        g = steal ? lock.stealIndex(m, 1) : lock.tryIndex(m, 1);
+        now = steal ? lock.stealIndex(m, 1) : lock.tryIndex(m, 1);
       } catch (err) {
         this.#unuse(lock);
         throw err;
       }
-      granted = Promise.resolve(g);
-    } else {
-      granted = lock.acquireIndex(m, 1, signal === undefined ? undefined : { signal });
     }
-    return granted.then(
-      (g) => {
+    // One promise per request: settled by the callback's outcome, or at once
+    // with an AbortError if the hold is stolen (the callback runs on, and the
+    // stolen hold is freed when it settles).
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      const run = (g: Guard | null): void => {
         // Granting is asynchronous in the specification: an abort signalled
         // before the callback runs (even right after request()) still wins.
         if (signal?.aborted) {
           g?.release();
           this.#unuse(lock);
-          throw signal.reason;
+          reject(signal.reason);
+          return;
         }
-        return this.#run<T>(name, lock, g, mode, callback);
-      },
-      (err) => {
-        this.#unuse(lock);
-        throw err;
-      },
-    );
-  }
-
-  #run<T>(
-    name: string,
-    lock: NamedWebLock,
-    g: Guard | null,
-    mode: LockMode,
-    callback: LockGrantedCallback<T>,
-  ): Promise<Awaited<T>> {
-    const ran = this.#call(name, lock, g, mode, callback);
-    if (g === null) return ran;
-    // A steal rejects this request at once; the callback runs on, and the
-    // stolen hold is freed when it settles.
-    return new Promise<Awaited<T>>((resolve, reject) => {
-      lock.watchSteal(g, () => reject(new DOMException("the lock was stolen by a request with steal", "AbortError")));
-      ran.then(resolve, reject);
-    });
-  }
-
-  async #call<T>(
-    name: string,
-    lock: NamedWebLock,
-    g: Guard | null,
-    mode: LockMode,
-    callback: LockGrantedCallback<T>,
-  ): Promise<Awaited<T>> {
-    try {
-      return await callback(g === null ? null : new Lock(name, mode));
-    } finally {
-      if (g !== null) {
-        lock.unwatchSteal(g);
-        g.release();
+        if (g !== null) {
+          lock.watchSteal(g, () =>
+            reject(new DOMException("the lock was stolen by a request with steal", "AbortError")),
+          );
+        }
+        const settle = (ok: boolean, v: unknown): void => {
+          let failed: { err: unknown } | undefined;
+          try {
+            if (g !== null) {
+              lock.unwatchSteal(g);
+              g.release();
+            }
+          } catch (err) {
+            failed = { err };
+          } finally {
+            this.#unuse(lock);
+          }
+          if (failed !== undefined) reject(failed.err);
+          else if (ok) resolve(v as Awaited<T>);
+          else reject(v);
+        };
+        let r: T | PromiseLike<T>;
+        try {
+          r = callback(g === null ? null : new Lock(name, mode));
+        } catch (err) {
+          settle(false, err);
+          return;
+        }
+        Promise.resolve(r).then(
+          (v) => settle(true, v),
+          (err) => settle(false, err),
+        );
+      };
+      if (now !== undefined) {
+        const g = now;
+        queueMicrotask(() => run(g));
+        return;
       }
-      this.#unuse(lock);
-    }
+      lock.acquireIndex(m, 1, signal === undefined ? undefined : { signal }).then(run, (err) => {
+        this.#unuse(lock);
+        reject(err);
+      });
+    });
   }
 
   // This thread's object for a name, made on first use and kept until a
