@@ -569,10 +569,20 @@ export class Engine {
    *  engine marks it STOLEN and raises this thread's RESCAN). Listening keeps
    *  the wake-up armed, not the thread alive. */
   watchStolen(node: number, gen: number, onStolen: () => void): void {
+    // It may have been stolen before anyone listened (a steal right after the
+    // grant, its RESCAN already handled): look at this node now. The others
+    // were looked at when they were watched, and are at every RESCAN.
+    if (this.#stolen(node, gen)) {
+      onStolen();
+      return;
+    }
     this.#stealable.set(node, [gen, onStolen]);
-    // It may have been stolen before anyone listened (a steal right after the grant).
-    this.checkStolen();
-    if (this.#shared && this.#stealable.has(node)) this.#arm();
+    if (this.#shared) this.#arm();
+  }
+
+  #stolen(node: number, gen: number): boolean {
+    const ctl = this.view(node)[(node + N_CTL) >> 2];
+    return (ctl & CTL_STATE_MASK) === ST_STOLEN && ctl >>> CTL_GEN_SHIFT === gen;
   }
 
   /** @internal Stops listening for node's theft. */
@@ -582,11 +592,8 @@ export class Engine {
 
   /** @internal Tells the owners of this thread's stolen holds. */
   checkStolen(): void {
-    if (this.#stealable.size === 0) return;
-    const i32 = this.refresh();
     for (const [node, [gen, onStolen]] of this.#stealable) {
-      const ctl = i32[(node + N_CTL) >> 2];
-      if ((ctl & CTL_STATE_MASK) === ST_STOLEN && ctl >>> CTL_GEN_SHIFT === gen) {
+      if (this.#stolen(node, gen)) {
         this.#stealable.delete(node);
         onStolen();
       }
