@@ -142,11 +142,9 @@ export class Engine {
   // i32.byteLength, cached: reading byteLength of a wasm memory's view costs ~20 ns.
   #bytes = 0;
   #sinks: (GrantSink | undefined)[] = [];
-  // Watched holds of this thread (Web Locks' steal), by node >> 5: the
-  // grant's generation and the callback to call if it is stolen.
-  readonly #stealGen: number[] = [];
-  readonly #stealFn: ((() => void) | undefined)[] = [];
-  #stealCount = 0;
+  // Held nodes whose owner wants to hear if another request steals them
+  // (Web Locks): node -> [generation, callback].
+  readonly #stealable = new Map<number, [number, () => void]>();
   #pending = 0;
   #shared = false;
   #armed = false;
@@ -525,7 +523,7 @@ export class Engine {
       const seen = Atomics.load(i32, this.#wake);
       if (Atomics.load(i32, this.#rescan) !== 0) this.#rescanWaits(i32);
       this.drain();
-      if (this.#pending === 0 && this.#stealCount === 0) return;
+      if (this.#pending === 0 && this.#stealable.size === 0) return;
       const w = this.waitAsync(i32, this.#wake, seen);
       if (w.async) {
         this.#armed = true;
@@ -563,7 +561,7 @@ export class Engine {
 
   #onWake = (): void => {
     this.#armed = false;
-    if (this.#pending > 0 || this.#stealCount > 0) this.#arm();
+    if (this.#pending > 0 || this.#stealable.size > 0) this.#arm();
     else this.#idle();
   };
 
@@ -578,10 +576,7 @@ export class Engine {
       onStolen();
       return;
     }
-    const i = node >>> 5;
-    if (this.#stealFn[i] === undefined) this.#stealCount++;
-    this.#stealGen[i] = gen;
-    this.#stealFn[i] = onStolen;
+    this.#stealable.set(node, [gen, onStolen]);
     if (this.#shared) this.#arm();
   }
 
@@ -592,21 +587,17 @@ export class Engine {
 
   /** @internal Stops listening for node's theft. */
   unwatchStolen(node: number): void {
-    const i = node >>> 5;
-    if (this.#stealFn[i] === undefined) return;
-    this.#stealFn[i] = undefined;
-    this.#stealCount--;
+    this.#stealable.delete(node);
   }
 
   /** @internal Tells the owners of this thread's stolen holds. */
   checkStolen(): void {
-    if (this.#stealCount === 0) return;
-    this.#stealFn.forEach((onStolen, i) => {
-      if (onStolen === undefined || !this.#stolen(i << 5, this.#stealGen[i])) return;
-      this.#stealFn[i] = undefined;
-      this.#stealCount--;
-      onStolen();
-    });
+    for (const [node, [gen, onStolen]] of this.#stealable) {
+      if (this.#stolen(node, gen)) {
+        this.#stealable.delete(node);
+        onStolen();
+      }
+    }
   }
 
   // A pending waitAsync does not keep a thread alive; KeepAlive does.
