@@ -507,10 +507,9 @@ export class Engine {
     if (this.#shared) return;
     this.#shared = true;
     this.x.markShared();
-    if (this.#pending > 0) {
-      this.#hold();
-      this.#arm();
-    }
+    if (this.#pending > 0) this.#hold();
+    // Holds watched for a steal need the wake-up too (RESCAN), not a keep-alive.
+    if (this.#pending > 0 || this.#stealable.size > 0) this.#arm();
   }
 
   // Parks on this thread's WAKE word until another thread pushes a grant.

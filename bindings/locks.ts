@@ -166,57 +166,65 @@ export class LockManager {
     // with an AbortError if the hold is stolen (the callback runs on, and the
     // stolen hold is freed when it settles).
     return new Promise<Awaited<T>>((resolve, reject) => {
-      const run = (g: Guard | null): void => {
-        // Granting is asynchronous in the specification: an abort signalled
-        // before the callback runs (even right after request()) still wins.
-        if (signal?.aborted) {
-          g?.release();
-          this.#unuse(lock);
-          reject(signal.reason);
-          return;
-        }
-        if (g !== null) {
-          lock.watchSteal(g, () =>
-            reject(new DOMException("the lock was stolen by a request with steal", "AbortError")),
-          );
-        }
-        const settle = (ok: boolean, v: unknown): void => {
-          let failed: { err: unknown } | undefined;
-          try {
-            if (g !== null) {
-              lock.unwatchSteal(g);
-              g.release();
-            }
-          } catch (err) {
-            failed = { err };
-          } finally {
-            this.#unuse(lock);
-          }
-          if (failed !== undefined) reject(failed.err);
-          else if (ok) resolve(v as Awaited<T>);
-          else reject(v);
-        };
-        let r: T | PromiseLike<T>;
+      let held: Guard | null = null;
+      let done = false;
+      // Lets go of the hold and of the name, then settles; each step is
+      // guarded, so the promise settles whatever throws.
+      const finish = (ok: boolean, v: unknown): void => {
+        if (done) return;
+        done = true;
+        const g = held;
+        held = null;
+        let failure: { err: unknown } | undefined;
         try {
-          r = callback(g === null ? null : new Lock(name, mode));
+          if (g !== null) {
+            lock.unwatchSteal(g);
+            g.release();
+          }
         } catch (err) {
-          settle(false, err);
-          return;
+          failure = { err };
         }
-        Promise.resolve(r).then(
-          (v) => settle(true, v),
-          (err) => settle(false, err),
-        );
+        try {
+          this.#unuse(lock);
+        } catch (err) {
+          failure ??= { err };
+        }
+        if (failure !== undefined) reject(failure.err);
+        else if (ok) resolve(v as Awaited<T>);
+        else reject(v);
       };
-      if (now !== undefined) {
-        const g = now;
-        queueMicrotask(() => run(g));
-        return;
+      const run = (g: Guard | null): void => {
+        held = g;
+        try {
+          // Granting is asynchronous in the specification: an abort signalled
+          // before the callback runs (even right after request()) still wins.
+          if (signal?.aborted) {
+            finish(false, signal.reason);
+            return;
+          }
+          if (g !== null) {
+            lock.watchSteal(g, () =>
+              reject(new DOMException("the lock was stolen by a request with steal", "AbortError")),
+            );
+          }
+          Promise.resolve(callback(g === null ? null : new Lock(name, mode))).then(
+            (v) => finish(true, v),
+            (err) => finish(false, err),
+          );
+        } catch (err) {
+          finish(false, err);
+        }
+      };
+      try {
+        if (now !== undefined) {
+          const g = now;
+          queueMicrotask(() => run(g));
+        } else {
+          lock.acquireIndex(m, 1, signal === undefined ? undefined : { signal }).then(run, (err) => finish(false, err));
+        }
+      } catch (err) {
+        finish(false, err);
       }
-      lock.acquireIndex(m, 1, signal === undefined ? undefined : { signal }).then(run, (err) => {
-        this.#unuse(lock);
-        reject(err);
-      });
     });
   }
 

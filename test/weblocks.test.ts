@@ -1038,3 +1038,39 @@ describe("steal.https.any.js", () => {
     await holder.release();
   });
 });
+
+describe("ringlock: steal across threads", () => {
+  it("a hold taken before its engine was shared is told when a worker steals it", async () => {
+    const engine = new Engine();
+    const m = new LockManager({ engine });
+    const entered = latch();
+    const letGo = latch();
+    let ranOn = false;
+    const mine = m.request("res", async () => {
+      entered.open();
+      await letGo.promise;
+      ranOn = true;
+    });
+    const outcome = mine.then(
+      () => "resolved",
+      (e: Error) => e.name,
+    );
+    await entered.promise;
+    // engine.share() (in client()) marks the engine shared while this thread holds "res".
+    const c = client(engine);
+    try {
+      expect(await c.send({ op: "request", name: "res", steal: true })).toMatchObject({ granted: true });
+      expect(await outcome).toBe("AbortError");
+      letGo.open();
+      await turn();
+      expect(ranOn).toBe(true);
+      expect(await m.query()).toMatchObject({ held: [{ name: "res", mode: "exclusive" }], pending: [] });
+      await c.send({ op: "release", name: "res" });
+      // The worker lets go once its callback's promise settles, just after it answers.
+      for (let i = 0; i < 500 && (await m.query()).held.length > 0; i++) await turn();
+      expect(await m.query()).toEqual({ held: [], pending: [] });
+    } finally {
+      await c.end();
+    }
+  });
+});

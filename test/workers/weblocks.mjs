@@ -1,7 +1,7 @@
 // A second Web Locks client for test/weblocks.test.ts: a worker thread with its own LockManager on the test's
 // engine (workerData.engine, from engine.share()). It takes orders from the parent and answers each with the
 // order's `id`:
-//   { id, op: "request", name, mode?, ifAvailable? }  asks for the lock; answers { id, granted: true } once granted
+//   { id, op: "request", name, mode?, ifAvailable?, steal? }  asks for the lock; answers { id, granted: true } once granted
 //                                                     (then holds it until "release"), { id, granted: false } if
 //                                                     ifAvailable found it taken, or { id, error } on a rejection
 //   { id, op: "release", name }                       lets go of the lock this worker holds on `name`
@@ -15,7 +15,11 @@ const letGo = new Map();
 parentPort.on("message", (order) => {
   const answer = (body) => parentPort.postMessage({ id: order.id, ...body });
   if (order.op === "request") {
-    const options = { mode: order.mode ?? "exclusive", ifAvailable: order.ifAvailable === true };
+    const options = {
+      mode: order.mode ?? "exclusive",
+      ifAvailable: order.ifAvailable === true,
+      steal: order.steal === true,
+    };
     manager
       .request(order.name, options, (lock) => {
         if (lock === null) {
