@@ -144,7 +144,10 @@ async function inPlainFirefox<T>(name: string, arg: unknown): Promise<T> {
       stdio: "ignore",
     },
   );
-  const exited = new Promise<number | null>((resolve) => ff.once("exit", resolve));
+  const exited = new Promise<number | null>((resolve) => {
+    ff.once("exit", resolve);
+    ff.once("error", () => resolve(null));
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const r = await Promise.race([
@@ -163,7 +166,9 @@ async function inPlainFirefox<T>(name: string, arg: unknown): Promise<T> {
     clearTimeout(timer);
     reports.delete(id);
     ff.kill();
+    const hard = setTimeout(() => ff.kill("SIGKILL"), 5000);
     await exited;
+    clearTimeout(hard);
     rmSync(profile, { recursive: true, force: true });
   }
 }
@@ -292,7 +297,7 @@ describe.each(drivers)("in $name", (driver) => {
     expect(d.abandoned).toBe(true);
   });
 
-  it('waker "worker" forces the helper-worker fallback where waitAsync exists', async () => {
+  it('waker "worker" forces the helper-worker fallback where waitAsync exists', { timeout: 120_000 }, async () => {
     expectExclusive(await nested<Exclusion>("exclusion", { workers: 2, rounds: 120, seed: 9, waker: "worker" }), 2);
   });
 

@@ -30,8 +30,12 @@ export function serve(port = 0, { onReport } = {}) {
       req.setEncoding("utf8");
       req.on("data", (c) => (body += c));
       req.on("end", () => {
-        onReport(JSON.parse(body));
-        res.writeHead(204).end();
+        try {
+          onReport(JSON.parse(body));
+          res.writeHead(204).end();
+        } catch (e) {
+          res.writeHead(400, { "content-type": "text/plain" }).end(String(e));
+        }
       });
       return;
     }

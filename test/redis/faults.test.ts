@@ -86,7 +86,7 @@ describe("a Redis lock holder that dies", () => {
     const a = agent({ role: "hold", port: server.port, prefix: "faults:", name: "headwait", leaseMs: LEASE });
     const { owner } = await a.next("started");
     await until(async () => (await m.query()).pending.length === 1, 3000, "agent queued");
-    const behind = locks().mutex("headwait").acquire();
+    const behind = locks(server, KEEP).mutex("headwait").acquire();
     await until(async () => (await m.query()).pending.length === 2, 2000, "second waiter queued");
     expect((await m.query()).pending[0].owner).toBe(owner);
     a.proc.kill("SIGKILL");
@@ -116,7 +116,7 @@ describe("a Redis lock holder that dies", () => {
     });
     await a.next("started");
     await until(async () => (await m.query()).pending.length === 1, 3000, "agent queued");
-    const behind = locks().mutex("headgrant").acquire();
+    const behind = locks(server, KEEP).mutex("headgrant").acquire();
     await until(async () => (await m.query()).pending.length === 2, 2000, "second waiter queued");
     a.proc.kill("SIGKILL");
     await g.release();

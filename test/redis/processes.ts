@@ -41,7 +41,9 @@ export function agent(options: Record<string, unknown>): Agent {
     deliver();
   });
   // "close", not "exit": by then every message the agent sent has been delivered.
+  let closed = false;
   proc.on("close", (code, signal) => {
+    closed = true;
     for (const w of wanted.splice(0)) w.reject(new Error(`agent exited (${code ?? signal}) before sending ${w.type}`));
   });
   return {
@@ -60,12 +62,14 @@ export function agent(options: Record<string, unknown>): Agent {
             reject(e);
           },
         });
-        if (proc.exitCode !== null || proc.signalCode !== null) {
+        deliver();
+        // Closed (every message it sent delivered) and not in the inbox: never coming.
+        const at = wanted.findIndex((w) => w.type === type);
+        if (closed && at >= 0) {
+          wanted.splice(at, 1);
           clearTimeout(timer);
           reject(new Error(`agent already exited before sending ${type}`));
-          return;
         }
-        deliver();
       });
     },
     send(msg) {

@@ -21,7 +21,9 @@ const PROCS = 8;
 const ITERATIONS = 40;
 
 describe("8 processes on one Redis lock of each kind", () => {
-  it("never overlap conflicting sections, never reuse a token, and grant in arrival order", async () => {
+  it("never overlap conflicting sections, never reuse a token, and grant in arrival order", {
+    timeout: 150_000,
+  }, async () => {
     const seed = Number(process.env.RINGLOCK_SEED ?? Date.now() % 2 ** 31);
     console.log(`redis stress: seed ${seed} (replay with RINGLOCK_SEED=${seed})`);
     const agents = Array.from({ length: PROCS }, (_, i) =>
