@@ -142,9 +142,11 @@ export class Engine {
   // i32.byteLength, cached: reading byteLength of a wasm memory's view costs ~20 ns.
   #bytes = 0;
   #sinks: (GrantSink | undefined)[] = [];
-  // Held nodes whose owner wants to hear if another request steals them
-  // (Web Locks): node -> [generation, callback].
-  readonly #stealable = new Map<number, [number, () => void]>();
+  // Watched holds of this thread (Web Locks' steal), by node >> 5: the
+  // grant's generation and the callback to call if it is stolen.
+  readonly #stealGen: number[] = [];
+  readonly #stealFn: ((() => void) | undefined)[] = [];
+  #stealCount = 0;
   #pending = 0;
   #shared = false;
   #armed = false;
@@ -509,7 +511,7 @@ export class Engine {
     this.x.markShared();
     if (this.#pending > 0) this.#hold();
     // Holds watched for a steal need the wake-up too (RESCAN), not a keep-alive.
-    if (this.#pending > 0 || this.#stealable.size > 0) this.#arm();
+    if (this.#pending > 0 || this.#stealCount > 0) this.#arm();
   }
 
   // Parks on this thread's WAKE word until another thread pushes a grant.
@@ -522,7 +524,7 @@ export class Engine {
       const seen = Atomics.load(i32, this.#wake);
       if (Atomics.load(i32, this.#rescan) !== 0) this.#rescanWaits(i32);
       this.drain();
-      if (this.#pending === 0 && this.#stealable.size === 0) return;
+      if (this.#pending === 0 && this.#stealCount === 0) return;
       const w = this.waitAsync(i32, this.#wake, seen);
       if (w.async) {
         this.#armed = true;
@@ -560,7 +562,7 @@ export class Engine {
 
   #onWake = (): void => {
     this.#armed = false;
-    if (this.#pending > 0 || this.#stealable.size > 0) this.#arm();
+    if (this.#pending > 0 || this.#stealCount > 0) this.#arm();
     else this.#idle();
   };
 
@@ -575,7 +577,10 @@ export class Engine {
       onStolen();
       return;
     }
-    this.#stealable.set(node, [gen, onStolen]);
+    const i = node >>> 5;
+    if (this.#stealFn[i] === undefined) this.#stealCount++;
+    this.#stealGen[i] = gen;
+    this.#stealFn[i] = onStolen;
     if (this.#shared) this.#arm();
   }
 
@@ -586,17 +591,23 @@ export class Engine {
 
   /** @internal Stops listening for node's theft. */
   unwatchStolen(node: number): void {
-    this.#stealable.delete(node);
+    const i = node >>> 5;
+    if (this.#stealFn[i] === undefined) return;
+    this.#stealFn[i] = undefined;
+    this.#stealCount--;
   }
 
-  /** @internal Tells the owners of this thread's stolen holds. */
+  /** @internal Tells the owners of this thread's stolen holds. Scans the
+   *  watch arrays (up to the highest node watched, like #rescanWaits' scan of
+   *  #sinks): only on a steal or a RESCAN, never per grant. */
   checkStolen(): void {
-    for (const [node, [gen, onStolen]] of this.#stealable) {
-      if (this.#stolen(node, gen)) {
-        this.#stealable.delete(node);
-        onStolen();
-      }
-    }
+    if (this.#stealCount === 0) return;
+    this.#stealFn.forEach((onStolen, i) => {
+      if (onStolen === undefined || !this.#stolen(i << 5, this.#stealGen[i])) return;
+      this.#stealFn[i] = undefined;
+      this.#stealCount--;
+      onStolen();
+    });
   }
 
   // A pending waitAsync does not keep a thread alive; KeepAlive does.
