@@ -107,6 +107,13 @@ local function rec(id)
   return { k = k, m = tonumber(m), w = tonumber(w), x = x, lease = tonumber(lease), ab = a, owner = owner }
 end
 
+-- Request id's record while it holds the lock under token x, else nil.
+local function heldBy(id, x)
+  local r = rec(id)
+  if r == nil or r.k ~= 'H' or r.x ~= x then return nil end
+  return r
+end
+
 -- Makes request id a holder (a queued waiter, or a new request if not queued):
 -- lease from now, next token, told whether a holder was abandoned before it.
 local function grant(id, r, queued)
@@ -252,8 +259,8 @@ return { 2 }
 
 const RELEASE_BODY = `
 local id = ARGV[3]
-local r = rec(id)
-if r == nil or r.k ~= 'H' or r.x ~= ARGV[4] then return { 0 } end
+local r = heldBy(id, ARGV[4])
+if r == nil then return { 0 } end
 give(r.m, r.w)
 redis.call('HDEL', RQ, id)
 redis.call('ZREM', HEXP, id)
@@ -263,8 +270,8 @@ return { 1 }
 
 const RENEW_BODY = `
 local id = ARGV[3]
-local r = rec(id)
-if r == nil or r.k ~= 'H' or r.x ~= ARGV[4] then return { 0 } end
+local r = heldBy(id, ARGV[4])
+if r == nil then return { 0 } end
 redis.call('ZADD', HEXP, now + r.lease, id)
 return { 1 }
 `;
