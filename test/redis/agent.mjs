@@ -8,6 +8,7 @@
 
 import Redis from "ioredis";
 import { RedisLocks } from "../../dist/bindings/redis/index.js";
+import { rng } from "../workers/common.mjs";
 import { KINDS, MGL, resource } from "./resource.mjs";
 
 const o = JSON.parse(process.argv[2]);
@@ -15,17 +16,6 @@ const client = new Redis({ port: o.port, host: "127.0.0.1", maxRetriesPerRequest
 client.on("error", () => {});
 const locks = new RedisLocks({ client, prefix: o.prefix, leaseMs: o.leaseMs, waiterLeaseMs: o.waiterLeaseMs });
 const send = (m) => process.send?.(m);
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function lockOf(kind, name) {
   if (kind === "mutex") return { acquire: (_m, _w) => locks.mutex(name).acquire() };

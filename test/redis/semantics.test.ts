@@ -8,6 +8,7 @@ import Valkey from "iovalkey";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LockError, type RedisGuard, RedisLocks, TimeoutError } from "../../bindings/redis/index.js";
+import { DB_MODES } from "../helpers.js";
 import { RedisServer } from "./server.js";
 
 const server = new RedisServer();
@@ -213,17 +214,9 @@ describe("a Redis semaphore", () => {
 });
 
 describe("a Redis fifoLock", () => {
-  const MGL = {
-    IS: { conflicts: ["X"] },
-    IX: { conflicts: ["S", "SIX", "X"] },
-    S: { conflicts: ["IX", "SIX", "X"] },
-    SIX: { conflicts: ["IX", "S", "SIX", "X"] },
-    X: { conflicts: ["IS", "IX", "S", "SIX", "X"] },
-  } as const;
-
   it("takes the same mode tables as FifoLock, and refuses a lock in use with another table", async () => {
     const name = fresh("f");
-    const f = locks().fifoLock(name, MGL);
+    const f = locks().fifoLock(name, DB_MODES);
     const ix = await f.acquire("IX");
     const is = await f.acquire("IS", { weight: 2 });
     expect(await f.tryAcquire("S")).toBeNull();

@@ -5,6 +5,7 @@
 
 import "../../dist/bindings/debug.js";
 import { Engine, FifoLock, Mutex, RWLock, Semaphore } from "../../dist/bindings/index.js";
+import { MGL_MODES as DB_MODES } from "../workers/common.mjs";
 import { done, equal, ok, rejects, sleep } from "./assert.mjs";
 
 const engine = new Engine({ debug: true });
@@ -25,14 +26,6 @@ function track(promise) {
   );
   return t;
 }
-
-const DB_MODES = {
-  IS: { conflicts: ["X"] },
-  IX: { conflicts: ["S", "SIX", "X"] },
-  S: { conflicts: ["IX", "SIX", "X"] },
-  SIX: { conflicts: ["IX", "S", "SIX", "X"] },
-  X: { conflicts: ["IS", "IX", "S", "SIX", "X"] },
-};
 
 // Each lock seen through two kinds of request: x conflicts with everything, s
 // is the most shared request the lock has (as in conformance.test.ts).

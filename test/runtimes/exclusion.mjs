@@ -6,6 +6,7 @@
 
 import "../../dist/bindings/debug.js";
 import { Engine, FifoLock, Mutex, RWLock, Semaphore } from "../../dist/bindings/index.js";
+import { MGL_MODES } from "../workers/common.mjs";
 import { done, equal, info, ok, sleep, within } from "./assert.mjs";
 import { KINDS, lifeLockSettled, spawn } from "./threads.mjs";
 
@@ -25,16 +26,7 @@ await done(async () => {
     new Mutex({ engine }),
     new RWLock({ engine }),
     new Semaphore(2, { engine }),
-    new FifoLock(
-      {
-        IS: { conflicts: ["X"] },
-        IX: { conflicts: ["S", "SIX", "X"] },
-        S: { conflicts: ["IX", "SIX", "X"] },
-        SIX: { conflicts: ["IX", "S", "SIX", "X"] },
-        X: { conflicts: ["IS", "IX", "S", "SIX", "X"] },
-      },
-      { engine },
-    ),
+    new FifoLock(MGL_MODES, { engine }),
   ];
   const stats = new SharedArrayBuffer(locks.length * STRIDE * 4);
   const shared = locks.map((l) => l.share());
