@@ -12,7 +12,6 @@
 // worker, ringlock or not (test/browser/repro-firefox-nested-worker.mjs shows it
 // with bare workers); the same Firefox started plainly has not once. Those runs
 // load suite.html?run=... in `firefox-esr --headless`, which POSTs its result.
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,6 +23,8 @@ import { createLogger, build as viteBuild } from "vite";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain ES module without types
 import { serve } from "../examples/browser/server.mjs";
+// @ts-expect-error: a plain ES module without types
+import { plainFirefox } from "./browser/firefox.mjs";
 
 const CHROMIUM = process.env.RINGLOCK_CHROMIUM ?? "/usr/bin/chromium";
 const FIREFOX = process.env.RINGLOCK_FIREFOX ?? "/usr/bin/firefox-esr";
@@ -123,36 +124,13 @@ let plainRuns = 0;
 /** Runs suite.<name>(arg) in a Firefox with no automation session (see the top). */
 async function inPlainFirefox<T>(name: string, arg: unknown): Promise<T> {
   const id = String(++plainRuns);
-  const profile = mkdtempSync(join(tmpdir(), "ringlock-firefox-"));
-  writeFileSync(
-    join(profile, "user.js"),
-    [
-      ["app.update.disabledForTesting", true],
-      ["browser.shell.checkDefaultBrowser", false],
-      ["browser.startup.homepage_override.mstone", '"ignore"'],
-      ["datareporting.policy.dataSubmissionEnabled", false],
-      ["toolkit.telemetry.reportingpolicy.firstRun", false],
-    ]
-      .map(([k, v]) => `user_pref("${k}", ${v});\n`)
-      .join(""),
-  );
   const query = new URLSearchParams({ run: name, arg: JSON.stringify(arg), id });
-  const ff = spawn(
-    FIREFOX,
-    ["--headless", "--no-remote", "--profile", profile, `${server.url}/test/browser/suite.html?${query}`],
-    {
-      stdio: "ignore",
-    },
-  );
-  const exited = new Promise<number | null>((resolve) => {
-    ff.once("exit", resolve);
-    ff.once("error", () => resolve(null));
-  });
+  const ff = plainFirefox(FIREFOX, `${server.url}/test/browser/suite.html?${query}`);
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const r = await Promise.race([
       new Promise<Report>((resolve) => reports.set(id, resolve)),
-      exited.then((code) => {
+      ff.exited.then((code) => {
         throw new Error(`Firefox exited (${code}) before suite.${name} reported`);
       }),
       new Promise<never>((_, reject) => {
@@ -165,11 +143,7 @@ async function inPlainFirefox<T>(name: string, arg: unknown): Promise<T> {
   } finally {
     clearTimeout(timer);
     reports.delete(id);
-    ff.kill();
-    const hard = setTimeout(() => ff.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(hard);
-    rmSync(profile, { recursive: true, force: true });
+    await ff.stop();
   }
 }
 

@@ -2,12 +2,9 @@
 // never returns from `new Worker()` called in a worker; started plainly, it
 // does not. No ringlock code runs here. Run: node test/browser/repro-firefox-nested-worker.mjs [trials]
 // Prints, for each way of starting Firefox, how many trials hung (3 s each).
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import puppeteer from "puppeteer-core";
 import { serve } from "../../examples/browser/server.mjs";
+import { plainFirefox } from "./firefox.mjs";
 
 const FIREFOX = process.env.RINGLOCK_FIREFOX ?? "/usr/bin/firefox-esr";
 const n = Number(process.argv[2] ?? 40);
@@ -24,11 +21,9 @@ const a = await automated;
 await browser.close();
 console.log(`${FIREFOX} under puppeteer (WebDriver BiDi): ${a.hangs} of ${a.n} trials hung`);
 
-const profile = mkdtempSync(join(tmpdir(), "ringlock-repro-"));
 const plain = report("plain");
-const ff = spawn(FIREFOX, ["--headless", "--no-remote", "--profile", profile, url("plain")], { stdio: "ignore" });
+const ff = plainFirefox(FIREFOX, url("plain"));
 const p = await plain;
-ff.kill();
-rmSync(profile, { recursive: true, force: true });
+await ff.stop();
 console.log(`${FIREFOX} started plainly (--headless): ${p.hangs} of ${p.n} trials hung`);
 await server.close();
